@@ -1,0 +1,273 @@
+"""`hitcraft`: run the platform (UI, demo, backfills), reach its database, write sample export files."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import typer
+
+from hitcraft_assets import settings
+
+app = typer.Typer(
+    help="HitCraft analytics platform: Mixpanel → PostgreSQL → dbt → ML → insights, orchestrated by Dagster.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+db_app = typer.Typer(help="The warehouse database (embedded PostgreSQL unless HITCRAFT_DATABASE_URL is set).",
+                     no_args_is_help=True)
+app.add_typer(db_app, name="db")
+
+
+class UserError(Exception):
+    """A mistake the user can fix; printed as one line."""
+
+
+def _say(message: str) -> None:
+    typer.echo(message, err=True)
+
+
+def _parse_day(value: str, option: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise UserError(f"{option} {value!r} is not a date in YYYY-MM-DD form") from None
+
+
+def _reporting_today() -> date:
+    return datetime.now(UTC).astimezone(ZoneInfo(settings.reporting_timezone())).date()
+
+
+def _check_range(first: date, last: date) -> None:
+    from hitcraft_assets.defs.partitions import PARTITIONS_START
+
+    yesterday = _reporting_today() - timedelta(days=1)
+    if first > last:
+        raise UserError(f"--start {first} is after --end {last}")
+    if last > yesterday:
+        raise UserError(f"--end {last} is not a complete day yet; the last loadable day is {yesterday} "
+                        f"({settings.reporting_timezone()})")
+    if first < date.fromisoformat(PARTITIONS_START):
+        raise UserError(f"--start {first} is before the first partition {PARTITIONS_START} "
+                        "(set HITCRAFT_PARTITIONS_START to reach further back)")
+
+
+def _raw_rows(first: date, last: date) -> int:
+    from hitcraft_assets import warehouse
+
+    with warehouse.connection() as conn, conn.cursor() as cur:
+        cur.execute("select to_regclass('raw.events') is not null")
+        if not cur.fetchone()[0]:
+            return 0
+        cur.execute("select count(*) from raw.events where partition_date between %s and %s", (first, last))
+        return cur.fetchone()[0]
+
+
+def _profiles() -> int:
+    from hitcraft_assets import warehouse
+
+    with warehouse.connection() as conn, conn.cursor() as cur:
+        cur.execute("select case when to_regclass('raw.profiles') is null then 0 "
+                    "else (select count(*) from raw.profiles) end")
+        return cur.fetchone()[0]
+
+
+def _run_backfill(url: str, first: date, last: date, *, title: str, only_missing: bool) -> None:
+    from hitcraft_assets import backfill
+
+    days = backfill.missing_days(first, last) if only_missing else [first]
+    if not days:
+        _say(f"All days {first}..{last} are already materialized; nothing to backfill (data reused).")
+        return
+    start = min(days)
+    _say(f"Backfilling {start}..{last} ({(last - start).days + 1} days) through the Dagster instance …")
+    backfill_id = backfill.launch(url, start, last, title=title)
+    _say(f"Backfill {backfill_id}: {url}/runs/b/{backfill_id}")
+    (settings.hitcraft_home() / "last_backfill_id").write_text(backfill_id)
+    result = backfill.wait(url, backfill_id, _say, rows_so_far=lambda: _raw_rows(start, last))
+    tally = backfill.check_results(backfill_id)
+    _say("")
+    _say("Summary")
+    _say(f"  backfill      {result.status.lower()} ({backfill_id})")
+    for key, state in sorted(result.per_asset.items()):
+        _say(f"  {key:<24}{state}")
+    _say(f"  raw events    {_raw_rows(first, last):,} rows for {first}..{last}")
+    _say(f"  profiles      {_profiles():,}")
+    _say(f"  checks        {tally.passed} passed, {tally.failed} failed, {tally.warned} warnings")
+    for line in tally.failures[:20]:
+        _say(f"    {line}")
+    if result.status not in ("COMPLETED_SUCCESS", "COMPLETED"):
+        raise UserError(f"backfill ended {result.status}; open {url}/runs/b/{backfill_id} for the failed runs")
+
+
+@app.command()
+def dev(
+    host: str = typer.Option("127.0.0.1", help="Interface for the Dagster UI."),
+    port: int = typer.Option(3000, help="Port for the Dagster UI."),
+) -> None:
+    """Start the Dagster UI and daemon on the existing data (embedded PostgreSQL started as needed).
+    Ctrl-C stops everything, including the embedded database."""
+    from hitcraft_assets import runtime
+
+    try:
+        with runtime.dagster_dev(host, port) as server:
+            _say(f"Dagster UI: {server.url}  (Ctrl-C stops the UI, the daemon and the embedded database)")
+            server.process.wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        _stop_embedded_quietly()
+
+
+@app.command()
+def demo(
+    days: int = typer.Option(60, min=1, help="How many days back from yesterday to load."),
+    ui: bool = typer.Option(True, "--ui/--no-ui", help="Keep the Dagster UI running afterwards."),
+    host: str = typer.Option("127.0.0.1", help="Interface for the Dagster UI."),
+    port: int = typer.Option(3000, help="Port for the Dagster UI."),
+) -> None:
+    """Backfill the last DAYS days of the Mixpanel source (the sample Mixpanel unless MIXPANEL_*
+    credentials are set) through every asset in one single-run backfill, print a summary, then keep the
+    UI running (Ctrl-C stops everything). Re-running reuses the data and loads only missing days."""
+    from hitcraft_assets import runtime
+
+    last = _reporting_today() - timedelta(days=1)
+    first = last - timedelta(days=days - 1)
+    source = "the sample Mixpanel" if settings.mixpanel_settings().is_sample else "Mixpanel"
+    _say(f"HitCraft demo: {first}..{last} from {source}; data in {settings.hitcraft_home()}")
+    try:
+        with runtime.dagster_dev(host, port if ui else None, quiet=True) as server:
+            _run_backfill(server.url, first, last, title=f"demo {first}..{last}", only_missing=True)
+            if ui:
+                _say(f"\nDagster UI: {server.url}  (Ctrl-C stops the UI, the daemon and the embedded database; "
+                     f"log: {server.log_path})")
+                server.process.wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        _stop_embedded_quietly()
+
+
+@app.command()
+def backfill(
+    start: str = typer.Option(..., "--start", help="First day, YYYY-MM-DD (reporting time zone)."),
+    end: str = typer.Option(..., "--end", help="Last day, YYYY-MM-DD (inclusive)."),
+    url: str = typer.Option("http://127.0.0.1:3000", help="A running Dagster webserver; started headless "
+                            "for the duration when none answers there."),
+) -> None:
+    """Backfill a date range of every asset through the Dagster instance (one single-run backfill; it
+    shows in the UI under Runs → Backfills)."""
+    from hitcraft_assets import runtime
+
+    first, last = _parse_day(start, "--start"), _parse_day(end, "--end")
+    _check_range(first, last)
+    runtime.apply_environment()
+    try:
+        ready = runtime.webserver_ready(url)
+    except RuntimeError:
+        ready = False
+    if ready:
+        _run_backfill(url, first, last, title=f"cli {first}..{last}", only_missing=False)
+        return
+    with runtime.dagster_dev(quiet=True) as server:
+        _run_backfill(server.url, first, last, title=f"cli {first}..{last}", only_missing=False)
+
+
+@app.command()
+def env() -> None:
+    """Print `export` lines for plain `dagster dev` / `dagster-daemon`: eval "$(hitcraft env)"."""
+    from hitcraft_assets import runtime
+
+    for key, value in runtime.dagster_environment().items():
+        typer.echo(f"export {key}='{value}'")
+
+
+@app.command()
+def simulate(
+    start: str = typer.Option(..., "--start", help="First UTC day, YYYY-MM-DD."),
+    end: str = typer.Option(..., "--end", help="Last UTC day, YYYY-MM-DD (inclusive)."),
+    out: Path = typer.Option(Path("sample-export"), "--out", help="Folder for the NDJSON files."),
+    scale: float = typer.Option(1.0, min=0.001, help="Population multiplier (≈1M events/day near 25-40)."),
+    seed: int | None = typer.Option(None, help="Random seed (default: the scenario's)."),
+    scenario: Path | None = typer.Option(None, help="Scenario YAML (default: HITCRAFT_SAMPLE_SCENARIO or packaged)."),
+    anchor: str | None = typer.Option(None, help="Anchor day for relative scenario dates (default: today)."),
+    gzip: bool = typer.Option(False, "--gzip", help="Write .ndjson.gz files."),
+) -> None:
+    """Write sample Mixpanel export files (one NDJSON file per day, export line format)."""
+    from hitcraft_assets.mixpanel.sample import Simulator, load_scenario, write_export_files
+
+    first, last = _parse_day(start, "--start"), _parse_day(end, "--end")
+    if first > last:
+        raise UserError(f"--start {first} is after --end {last}")
+    sim = Simulator(load_scenario(scenario), seed=seed, scale=scale,
+                    anchor_date=_parse_day(anchor, "--anchor") if anchor else None)
+    started = time.monotonic()
+    files = write_export_files(sim, first, last, out, gzip=gzip)
+    for f in files:
+        _say(f"{f}  {f.stat().st_size / 1e6:.1f} MB")
+    _say(f"{len(files)} file(s) in {time.monotonic() - started:.1f}s")
+
+
+@db_app.command("url")
+def db_url() -> None:
+    """Print the warehouse URL (starts the embedded server if needed)."""
+    from hitcraft_assets import warehouse
+
+    typer.echo(warehouse.warehouse_url())
+
+
+@db_app.command("psql")
+def db_psql() -> None:
+    """Open psql on the warehouse."""
+    from hitcraft_assets import warehouse
+
+    url = warehouse.warehouse_url()
+    try:
+        from pgserver._commands import POSTGRES_BIN_PATH
+
+        psql = str(POSTGRES_BIN_PATH / "psql")
+    except ImportError:
+        psql = "psql"
+    os.execvp(psql, [psql, url])
+
+
+@db_app.command("stop")
+def db_stop() -> None:
+    """Stop the embedded PostgreSQL (no effect on an external database)."""
+    from hitcraft_assets import warehouse
+
+    _say("embedded PostgreSQL stopped" if warehouse.stop_embedded() else "embedded PostgreSQL was not running")
+
+
+def _stop_embedded_quietly() -> None:
+    from hitcraft_assets import warehouse
+
+    if not settings.external_database_url() or os.environ.get("HITCRAFT_DATABASE_URL", "").find(
+        str(settings.hitcraft_home())
+    ) >= 0:
+        if warehouse.stop_embedded():
+            _say("embedded PostgreSQL stopped")
+
+
+def main() -> None:
+    try:
+        app()
+    except (UserError, settings.ConfigError) as exc:
+        _say(f"error: {exc}")
+        sys.exit(2)
+    except Exception as exc:  # noqa: BLE001 - the CLI's last line of defence: one readable line
+        from hitcraft_assets.backfill import BackfillError
+
+        if isinstance(exc, (BackfillError, RuntimeError)):
+            _say(f"error: {exc}")
+            sys.exit(1)
+        raise
+
+
+if __name__ == "__main__":
+    main()

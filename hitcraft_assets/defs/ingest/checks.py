@@ -1,0 +1,182 @@
+"""Data-quality checks on `mixpanel/raw_events` partitions, evaluated with Great Expectations 1.x.
+
+Blocking (downstream models would be wrong): the contract (columns and types, event and insert id present,
+event_time inside its partition day) and the quarantine share. Warnings: unknown event names (vs. the event
+catalog seed) and day volume far from the trailing 28-day same-weekday median.
+"""
+
+
+import csv
+import os
+from datetime import date, timedelta
+
+import dagster as dg
+
+from hitcraft_assets import settings
+from hitcraft_assets.defs.ingest.assets import RAW_EVENTS
+from hitcraft_assets.defs.ingest.resources import WarehouseResource
+from hitcraft_assets.defs.partitions import daily_partitions
+
+EVENT_CATALOG = settings.REPO_ROOT / "dbt_project" / "seeds" / "event_catalog.csv"
+#: Largest share of a day's export lines that may be quarantined before downstream stops.
+MAX_QUARANTINE_SHARE = float(os.environ.get("HITCRAFT_MAX_QUARANTINE_SHARE", "0.01"))
+#: A day whose volume is more than this factor above or below its weekday median warns.
+VOLUME_DEVIATION_FACTOR = float(os.environ.get("HITCRAFT_VOLUME_DEVIATION_FACTOR", "2.0"))
+#: Share of events that may lack `$insert_id` (old SDKs, server-side imports without one).
+MIN_INSERT_ID_SHARE = float(os.environ.get("HITCRAFT_MIN_INSERT_ID_SHARE", "0.99"))
+
+EXPECTED_COLUMNS = {
+    "partition_date:date", "event:text", "distinct_id:text", "event_time:timestamp with time zone",
+    "insert_id:text", "mp_processing_time:timestamp with time zone", "properties:jsonb", "source:text",
+    "export_from:date", "export_to:date", "load_id:uuid", "loaded_at:timestamp with time zone",
+    "client_version:text",
+}
+
+
+def _days(context: dg.AssetCheckExecutionContext) -> tuple[date, date]:
+    window = context.partition_key_range
+    return date.fromisoformat(window.start), date.fromisoformat(window.end)
+
+
+def _result(outcomes, *, severity: dg.AssetCheckSeverity, summary: str, **extra) -> dg.AssetCheckResult:
+    from hitcraft_assets.data_quality import outcomes_markdown
+
+    failed = [o for o in outcomes if not o.success]
+    return dg.AssetCheckResult(
+        passed=not failed,
+        severity=severity,
+        description=summary if not failed else f"{len(failed)} expectation(s) failed: "
+        + "; ".join(f"{o.expectation}({o.column or ''}): {o.observed}" for o in failed),
+        metadata={"expectations": dg.MetadataValue.md(outcomes_markdown(outcomes)), **extra},
+    )
+
+
+@dg.asset_check(asset=RAW_EVENTS, partitions_def=daily_partitions, blocking=True,
+                description="Columns and types match the raw contract; event and $insert_id present; every "
+                "event_time lies inside its partition's reporting day.")
+def raw_events_contract(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource) -> dg.AssetCheckResult:
+    import great_expectations.expectations as gxe
+
+    from hitcraft_assets.data_quality import validate_query
+
+    first, last = _days(context)
+    tz = settings.reporting_timezone().replace("'", "")
+    url = warehouse.sqlalchemy_url()
+    schema = validate_query(
+        url,
+        "select column_name || ':' || data_type as column_type from information_schema.columns "
+        "where table_schema = 'raw' and table_name = 'events'",
+        [gxe.ExpectColumnDistinctValuesToEqualSet(column="column_type", value_set=sorted(EXPECTED_COLUMNS))],
+        name="raw_events_schema",
+    )
+    rows = validate_query(
+        url,
+        f"select event, insert_id, event_time, partition_date, "
+        f"(event_time at time zone '{tz}')::date as event_day "
+        f"from raw.events where partition_date between '{first}' and '{last}'",
+        [
+            gxe.ExpectColumnValuesToNotBeNull(column="event"),
+            gxe.ExpectColumnValuesToNotBeNull(column="event_time"),
+            gxe.ExpectColumnValuesToNotBeNull(column="insert_id", mostly=MIN_INSERT_ID_SHARE),
+            gxe.ExpectColumnPairValuesToBeEqual(column_A="event_day", column_B="partition_date"),
+        ],
+        name="raw_events_rows",
+    )
+    return _result(schema + rows, severity=dg.AssetCheckSeverity.ERROR,
+                   summary=f"contract holds for {first}..{last}")
+
+
+@dg.asset_check(asset=RAW_EVENTS, partitions_def=daily_partitions, blocking=True,
+                description=f"Share of export lines quarantined per day stays below "
+                f"{MAX_QUARANTINE_SHARE:.1%} (HITCRAFT_MAX_QUARANTINE_SHARE).")
+def raw_events_quarantine_share(
+    context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource
+) -> dg.AssetCheckResult:
+    import great_expectations.expectations as gxe
+
+    from hitcraft_assets.data_quality import validate_query
+
+    first, last = _days(context)
+    query = f"""
+        with days as (select generate_series('{first}'::date, '{last}'::date, interval '1 day')::date as day),
+        stored as (select partition_date as day, count(*) as n from raw.events
+                   where partition_date between '{first}' and '{last}' group by 1),
+        quarantined as (
+            select d.day, count(q.*) as n from days d
+            join raw.events_quarantine q on q.partition_date = d.day
+                or (q.partition_date is null and d.day = q.window_first)
+            group by 1)
+        select d.day, coalesce(s.n, 0) as stored, coalesce(q.n, 0) as quarantined,
+               coalesce(q.n, 0)::float / greatest(coalesce(s.n, 0) + coalesce(q.n, 0), 1) as quarantine_share
+        from days d left join stored s using (day) left join quarantined q using (day)
+    """
+    outcomes = validate_query(
+        warehouse.sqlalchemy_url(), query,
+        [gxe.ExpectColumnValuesToBeBetween(column="quarantine_share", min_value=0, max_value=MAX_QUARANTINE_SHARE)],
+        name="raw_events_quarantine_share",
+    )
+    with warehouse.connection() as conn, conn.cursor() as cur:
+        cur.execute(
+            f"select reason, count(*) from raw.events_quarantine where partition_date between '{first}' and '{last}' "
+            f"or (partition_date is null and window_first between '{first}' and '{last}') group by 1 order by 2 desc"
+        )
+        reasons = {r: n for r, n in cur.fetchall()}
+    return _result(outcomes, severity=dg.AssetCheckSeverity.ERROR,
+                   summary=f"quarantine share below {MAX_QUARANTINE_SHARE:.1%} on every day",
+                   quarantined_by_reason=reasons or "none")
+
+
+@dg.asset_check(asset=RAW_EVENTS, partitions_def=daily_partitions, blocking=False,
+                description="Event names are in the event catalog (dbt_project/seeds/event_catalog.csv); "
+                "an unknown name warns (a new tracking plan entry, or a typo in instrumentation).")
+def raw_events_known_names(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource) -> dg.AssetCheckResult:
+    import great_expectations.expectations as gxe
+
+    from hitcraft_assets.data_quality import validate_query
+
+    first, last = _days(context)
+    with EVENT_CATALOG.open(newline="") as f:
+        catalog = sorted(row["event"] for row in csv.DictReader(f))
+    outcomes = validate_query(
+        warehouse.sqlalchemy_url(),
+        f"select distinct event from raw.events where partition_date between '{first}' and '{last}'",
+        [gxe.ExpectColumnValuesToBeInSet(column="event", value_set=catalog)],
+        name="raw_events_known_names",
+    )
+    return _result(outcomes, severity=dg.AssetCheckSeverity.WARN, summary="all event names are in the catalog",
+                   catalog_size=len(catalog))
+
+
+@dg.asset_check(asset=RAW_EVENTS, partitions_def=daily_partitions, blocking=False,
+                description=f"Each day's row count is within ×{VOLUME_DEVIATION_FACTOR:g} of the median of the same "
+                "weekday over the previous 28 days (HITCRAFT_VOLUME_DEVIATION_FACTOR); days without history pass.")
+def raw_events_daily_volume(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource) -> dg.AssetCheckResult:
+    import great_expectations.expectations as gxe
+
+    from hitcraft_assets.data_quality import validate_query
+
+    first, last = _days(context)
+    history_start = first - timedelta(days=28)
+    query = f"""
+        with counts as (select partition_date as day, count(*)::float as n from raw.events
+                        where partition_date between '{history_start}' and '{last}' group by 1)
+        select t.day, t.n as events,
+               (select percentile_cont(0.5) within group (order by h.n) from counts h
+                where h.day < t.day and h.day >= t.day - 28 and extract(isodow from h.day) = extract(isodow from t.day)
+               ) as weekday_median,
+               t.n / nullif((select percentile_cont(0.5) within group (order by h.n) from counts h
+                where h.day < t.day and h.day >= t.day - 28 and extract(isodow from h.day) = extract(isodow from t.day)
+               ), 0) as ratio_to_median
+        from counts t where t.day between '{first}' and '{last}'
+    """
+    factor = VOLUME_DEVIATION_FACTOR
+    outcomes = validate_query(
+        warehouse.sqlalchemy_url(), query,
+        [gxe.ExpectColumnValuesToBeBetween(column="ratio_to_median", min_value=1 / factor, max_value=factor)],
+        name="raw_events_daily_volume",
+    )
+    return _result(outcomes, severity=dg.AssetCheckSeverity.WARN,
+                   summary=f"every day within ×{factor:g} of its weekday median (or without history)")
+
+
+raw_event_checks = [raw_events_contract, raw_events_quarantine_share, raw_events_known_names, raw_events_daily_volume]

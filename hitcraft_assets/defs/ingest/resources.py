@@ -1,0 +1,119 @@
+"""Resources of the ingest domain: the warehouse connection and the Mixpanel source."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Callable
+
+import dagster as dg
+
+from hitcraft_assets import settings, warehouse
+
+log = logging.getLogger(__name__)
+
+
+class WarehouseResource(dg.ConfigurableResource):
+    """The warehouse PostgreSQL: `HITCRAFT_DATABASE_URL`, else the embedded server under $HITCRAFT_HOME."""
+
+    database_url: str | None = None
+
+    def url(self) -> str:
+        return self.database_url or warehouse.warehouse_url()
+
+    def connect(self):
+        """A new psycopg2 connection; the caller closes it (or use `connection()`)."""
+        return warehouse.connect(self.url())
+
+    def connection(self):
+        """Context manager: a connection closed on exit."""
+        return warehouse.connection(self.url())
+
+    def sqlalchemy_url(self) -> str:
+        from urllib.parse import urlsplit, urlunsplit
+
+        return urlunsplit(("postgresql+psycopg2", *urlsplit(self.url())[1:]))
+
+
+@dataclass
+class MixpanelSource:
+    """A ready client plus what the loader and metadata need to know about the project."""
+
+    client: object
+    label: str  # "sample Mixpanel (in-process)" or the export host
+    is_sample: bool
+    project_timezone: str
+    local_time_to_utc: Callable[[float], float] | None
+
+    def project_today(self) -> date:
+        return self.client.project_today()
+
+
+def sample_anchor_date() -> date:
+    """The sample project's anchor day: fixed on first use (kept in $HITCRAFT_HOME) so that data
+    loaded on different days stays consistent; `HITCRAFT_SAMPLE_ANCHOR` overrides it."""
+    override = settings._env("HITCRAFT_SAMPLE_ANCHOR")
+    if override:
+        try:
+            return date.fromisoformat(override)
+        except ValueError as exc:
+            raise settings.ConfigError(f"HITCRAFT_SAMPLE_ANCHOR={override!r} is not a YYYY-MM-DD date") from exc
+    path: Path = settings.hitcraft_home() / "sample_anchor_date"
+    if path.exists():
+        return date.fromisoformat(path.read_text().strip())
+    anchor = datetime.now(UTC).date()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(anchor.isoformat())
+    return anchor
+
+
+class MixpanelResource(dg.ConfigurableResource):
+    """Mixpanel Raw Event Export + Engage, from MIXPANEL_* variables; without credentials the sample
+    Mixpanel (a HitCraft simulator speaking the same HTTP API) reached in-process by the same client."""
+
+    window_days: int = 30
+    queries_per_hour: int = 60
+    queries_per_second: float = 3.0
+
+    def open(self) -> MixpanelSource:
+        from hitcraft_assets.mixpanel.client import MixpanelClient, MixpanelConfig
+        from hitcraft_assets.mixpanel.timezones import legacy_time_converter
+
+        s = settings.mixpanel_settings()
+        transport = None
+        if s.is_sample:
+            import httpx
+
+            from hitcraft_assets.mixpanel.sample import SampleMixpanelApp, Simulator, load_scenario
+
+            app = SampleMixpanelApp(
+                Simulator(load_scenario(), anchor_date=sample_anchor_date()),
+                project_timezone=s.project_timezone,
+                legacy_local_time=s.legacy_local_time,
+            )
+            transport = httpx.WSGITransport(app=app)
+            config = MixpanelConfig(
+                project_id="sample", username="sample", secret="sample",
+                project_timezone=s.project_timezone, legacy_local_time=s.legacy_local_time,
+                api_base_url="http://sample-mixpanel.local", window_days=self.window_days,
+                queries_per_hour=self.queries_per_hour, queries_per_second=self.queries_per_second,
+            )
+            label = "sample Mixpanel (in-process, no MIXPANEL_* credentials set)"
+        else:
+            config = MixpanelConfig(
+                project_id=s.project_id, username=s.username, secret=s.secret, region=s.region,
+                project_timezone=s.project_timezone, legacy_local_time=s.legacy_local_time,
+                api_base_url=s.api_base_url, window_days=self.window_days,
+                queries_per_hour=self.queries_per_hour, queries_per_second=self.queries_per_second,
+            )
+            label = None
+        client = MixpanelClient(config, transport=transport)
+        return MixpanelSource(
+            client=client,
+            label=label or client.export_host,
+            is_sample=s.is_sample,
+            project_timezone=s.project_timezone,
+            local_time_to_utc=legacy_time_converter(s.project_timezone) if s.legacy_local_time else None,
+        )

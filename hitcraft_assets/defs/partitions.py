@@ -1,0 +1,18 @@
+"""Partitions shared by every daily asset: calendar days of the reporting time zone."""
+
+from __future__ import annotations
+
+import os
+
+import dagster as dg
+
+from hitcraft_assets import settings
+
+#: First day of history (`HITCRAFT_PARTITIONS_START`); backfills can reach any day from here to yesterday.
+PARTITIONS_START = os.environ.get("HITCRAFT_PARTITIONS_START") or "2025-01-01"
+
+daily_partitions = dg.DailyPartitionsDefinition(
+    start_date=PARTITIONS_START,
+    timezone=settings.reporting_timezone(),
+    end_offset=0,  # the last partition is yesterday: only complete days are loaded
+)

@@ -1,0 +1,298 @@
+"""The `raw` schema: Mixpanel events (one PostgreSQL partition per reporting day), quarantine, profiles.
+
+A load replaces a set of reporting days in one transaction: TRUNCATE the day partitions, COPY the export
+stream into the parent table (PostgreSQL routes rows to the day partitions), COPY quarantined lines, commit.
+A crash anywhere before the commit leaves the previous contents; a re-run gives the same rows.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import Callable, Iterator
+
+from hitcraft_assets.mixpanel.lines import DayGrid, LineParser, copy_text
+from hitcraft_assets.warehouse import IteratorReader
+
+log = logging.getLogger(__name__)
+
+RAW_EVENT_COPY_COLUMNS = (
+    "partition_date, event, distinct_id, event_time, insert_id, mp_processing_time, properties, "
+    "source, export_from, export_to, load_id, loaded_at, client_version"
+)
+
+SCHEMA_DDL = """
+create schema if not exists raw;
+create table if not exists raw.events (
+    partition_date      date        not null,
+    event               text        not null,
+    distinct_id         text,
+    event_time          timestamptz not null,
+    insert_id           text,
+    mp_processing_time  timestamptz,
+    properties          jsonb       not null,
+    source              text        not null,
+    export_from         date        not null,
+    export_to           date        not null,
+    load_id             uuid        not null,
+    loaded_at           timestamptz not null,
+    client_version      text        not null
+) partition by range (partition_date);
+comment on table raw.events is
+    'Mixpanel export lines as loaded, one partition per reporting day; duplicates kept (dedup in dbt staging).';
+create table if not exists raw.events_quarantine (
+    partition_date  date,
+    window_first    date        not null,
+    window_last     date        not null,
+    line_number     bigint      not null,
+    reason          text        not null,
+    detail          text        not null,
+    raw_line        bytea       not null,
+    source          text        not null,
+    load_id         uuid        not null,
+    loaded_at       timestamptz not null
+);
+create index if not exists events_quarantine_day on raw.events_quarantine (partition_date);
+create table if not exists raw.profiles (
+    distinct_id text        primary key,
+    properties  jsonb       not null,
+    source      text        not null,
+    load_id     uuid        not null,
+    loaded_at   timestamptz not null
+);
+create table if not exists raw.loads (
+    load_id                 uuid        primary key,
+    kind                    text        not null,
+    first_day               date,
+    last_day                date,
+    export_from             date,
+    export_to               date,
+    source                  text        not null,
+    rows_loaded             bigint      not null,
+    quarantined             bigint      not null,
+    skipped_other_days      bigint      not null,
+    bytes                   bigint      not null,
+    attempts                integer     not null,
+    seconds                 double precision not null,
+    loaded_at               timestamptz not null
+);
+"""
+
+_DDL_LOCK = 7_301_001  # advisory lock id serialising DDL between concurrent runs
+
+
+def ensure_schema(conn) -> None:
+    with conn.cursor() as cur:
+        cur.execute("select pg_advisory_xact_lock(%s)", (_DDL_LOCK,))
+        cur.execute(SCHEMA_DDL)
+    conn.commit()
+
+
+def partition_table(day: date) -> str:
+    return f"raw.events_{day:%Y%m%d}"
+
+
+def ensure_partitions(cur, days: list[date]) -> None:
+    cur.execute("select pg_advisory_xact_lock(%s)", (_DDL_LOCK,))
+    for day in days:
+        cur.execute(
+            f"create table if not exists {partition_table(day)} partition of raw.events "
+            f"for values from (%s) to (%s)",
+            (day, day + timedelta(days=1)),
+        )
+
+
+@dataclass
+class WindowLoad:
+    """What one window load stored; the asset turns this into Dagster metadata."""
+
+    load_id: str
+    days: list[date]
+    export_from: date
+    export_to: date
+    rows_by_day: dict[date, int]
+    previous_rows_by_day: dict[date, int]
+    quarantine_reasons: dict[str, int]
+    skipped_other_days: int
+    lines: int
+    bytes: int
+    attempts: int
+    seconds: float
+    stats: dict = field(default_factory=dict)
+
+    @property
+    def rows(self) -> int:
+        return sum(self.rows_by_day.values())
+
+    @property
+    def quarantined(self) -> int:
+        return sum(self.quarantine_reasons.values())
+
+
+def day_counts(cur, first: date, last: date) -> dict[date, int]:
+    cur.execute(
+        "select partition_date, count(*) from raw.events where partition_date between %s and %s group by 1",
+        (first, last),
+    )
+    return dict(cur.fetchall())
+
+
+def load_window(
+    conn,
+    *,
+    days: list[date],
+    reporting_timezone: str,
+    export_from: date,
+    export_to: date,
+    export_bounds_utc: tuple[float, float],
+    export: Callable[[Callable[[Iterator[bytes]], LineParser]], LineParser],
+    source: str,
+    client_version: str,
+    local_time_to_utc: Callable[[float], float] | None = None,
+) -> WindowLoad:
+    """Replace the reporting `days` with one export window's lines, atomically.
+
+    `export(consume)` runs the export, calling `consume(lines)` once per attempt (the Mixpanel client's
+    retry contract); each attempt runs inside a SAVEPOINT that is rolled back if the attempt fails.
+    """
+    started = time.monotonic()
+    load_id = str(uuid.uuid4())
+    loaded_at = datetime.now(UTC)
+    grid = DayGrid.for_days(days[0], days[-1], reporting_timezone)
+    load_columns = "\t".join(
+        copy_text(v) for v in (source, export_from, export_to, load_id, loaded_at.isoformat(), client_version)
+    )
+    attempts = 0
+    with conn.cursor() as cur:
+        ensure_partitions(cur, days)
+        previous = day_counts(cur, days[0], days[-1])
+        cur.execute(f"truncate {', '.join(partition_table(d) for d in days)}")
+        cur.execute(
+            "delete from raw.events_quarantine where partition_date between %(a)s and %(b)s "
+            "or (partition_date is null and window_first >= %(a)s and window_last <= %(b)s)",
+            {"a": days[0], "b": days[-1]},
+        )
+
+        def consume(lines: Iterator[bytes]) -> LineParser:
+            nonlocal attempts
+            attempts += 1
+            parser = LineParser(grid, *export_bounds_utc, load_columns, local_time_to_utc)
+            reader = IteratorReader(parser.copy_chunks(lines))
+            cur.execute("savepoint export_attempt")
+            try:
+                cur.copy_expert(f"copy raw.events ({RAW_EVENT_COPY_COLUMNS}) from stdin", reader, size=1 << 16)
+            except BaseException as exc:
+                cur.execute("rollback to savepoint export_attempt")
+                if reader.error is not None and reader.error is not exc:
+                    raise reader.error from None  # the export's own error, so the client can retry it
+                raise
+            cur.execute("release savepoint export_attempt")
+            return parser
+
+        parser = export(consume)
+        _store_quarantine(cur, parser, days, source, load_id, loaded_at)
+        seconds = time.monotonic() - started
+        cur.execute(
+            "insert into raw.loads values (%s, 'events', %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+            (
+                load_id, days[0], days[-1], export_from, export_to, source,
+                sum(parser.rows_by_day.values()), sum(parser.quarantine_reasons.values()),
+                parser.skipped_other_days, parser.bytes, attempts, seconds, loaded_at,
+            ),
+        )
+    conn.commit()
+    return WindowLoad(
+        load_id=load_id,
+        days=days,
+        export_from=export_from,
+        export_to=export_to,
+        rows_by_day={d: parser.rows_by_day.get(d, 0) for d in days},
+        previous_rows_by_day={d: previous.get(d, 0) for d in days},
+        quarantine_reasons=dict(parser.quarantine_reasons),
+        skipped_other_days=parser.skipped_other_days,
+        lines=parser.lines,
+        bytes=parser.bytes,
+        attempts=attempts,
+        seconds=time.monotonic() - started,
+    )
+
+
+def _store_quarantine(cur, parser: LineParser, days: list[date], source, load_id, loaded_at) -> None:
+    if not parser.quarantined:
+        return
+    buffer = io.StringIO()
+    for q in parser.quarantined:
+        values = (q.partition_date, days[0], days[-1], q.line_number, q.reason, q.detail)
+        buffer.write("\t".join(copy_text(v) for v in values))
+        buffer.write("\t\\\\x" + q.raw_line.hex() + "\t")
+        buffer.write("\t".join(copy_text(v) for v in (source, load_id, loaded_at.isoformat())) + "\n")
+    buffer.seek(0)
+    cur.copy_expert("copy raw.events_quarantine from stdin", buffer)
+
+
+def window_statistics(conn, first: date, last: date) -> dict:
+    """Per-day rows, distinct users and duplicates, and events by name, for loaded days (read-only)."""
+    with conn.cursor() as cur:
+        cur.execute(
+            """
+            select partition_date, count(*), count(distinct distinct_id),
+                   count(*) - count(distinct (event, distinct_id, event_time, insert_id))
+            from raw.events where partition_date between %s and %s group by 1 order by 1
+            """,
+            (first, last),
+        )
+        per_day = [
+            {"day": d.isoformat(), "rows": n, "distinct_users": u, "duplicates": dup}
+            for d, n, u, dup in cur.fetchall()
+        ]
+        cur.execute(
+            "select event, count(*) from raw.events where partition_date between %s and %s "
+            "group by 1 order by 2 desc, 1",
+            (first, last),
+        )
+        by_event = [{"event": e, "rows": n} for e, n in cur.fetchall()]
+    conn.rollback()
+    return {"per_day": per_day, "by_event": by_event}
+
+
+def replace_profiles(conn, profiles: Iterator[dict], *, source: str) -> int:
+    """Replace raw.profiles with an Engage export in one transaction; returns the profile count."""
+    import orjson
+
+    load_id = str(uuid.uuid4())
+    loaded_at = datetime.now(UTC).isoformat()
+    count = 0
+
+    def chunks() -> Iterator[bytes]:
+        nonlocal count
+        rows: list[str] = []
+        for profile in profiles:
+            distinct_id = profile.get("$distinct_id")
+            if distinct_id in (None, ""):
+                raise ValueError(f"Engage profile without $distinct_id: {str(profile)[:200]}")
+            props = orjson.dumps(profile.get("$properties") or {}).decode().replace("\\", "\\\\")
+            rows.append(f"{copy_text(distinct_id)}\t{props}\t{copy_text(source)}\t{load_id}\t{loaded_at}\n")
+            count += 1
+            if len(rows) >= 2000:
+                yield "".join(rows).encode()
+                rows = []
+        if rows:
+            yield "".join(rows).encode()
+
+    with conn.cursor() as cur:
+        cur.execute("create temporary table profiles_load (like raw.profiles) on commit drop")
+        cur.copy_expert("copy profiles_load from stdin", IteratorReader(chunks()))
+        cur.execute("truncate raw.profiles")
+        # Engage pages can repeat a profile; keep one row per distinct_id (the last seen).
+        cur.execute(
+            "insert into raw.profiles select distinct on (distinct_id) * from profiles_load "
+            "order by distinct_id, ctid desc"
+        )
+        cur.execute("select count(*) from raw.profiles")
+        stored = cur.fetchone()[0]
+    conn.commit()
+    return stored

@@ -1,0 +1,134 @@
+"""Process environment for Dagster (instance home, storage URL) and the `dagster dev` process."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+import httpx
+
+from hitcraft_assets import settings, warehouse
+
+
+def dagster_home() -> Path:
+    """$HITCRAFT_HOME/dagster, holding a link to the repo's dagster.yaml (Dagster reads it from DAGSTER_HOME)."""
+    home = settings.hitcraft_home() / "dagster"
+    home.mkdir(parents=True, exist_ok=True)
+    link = home / "dagster.yaml"
+    source = settings.REPO_ROOT / "dagster.yaml"
+    if not link.exists() or (link.is_symlink() and link.resolve() != source.resolve()):
+        link.unlink(missing_ok=True)
+        try:
+            link.symlink_to(source)
+        except OSError:  # filesystems without symlinks
+            shutil.copyfile(source, link)
+    return home
+
+
+def dagster_environment() -> dict[str, str]:
+    """Environment variables every Dagster process of this platform needs (values, not secrets)."""
+    env = {
+        "HITCRAFT_HOME": str(settings.hitcraft_home()),
+        "DAGSTER_HOME": str(dagster_home()),
+        "DAGSTER_PG_URL": warehouse.dagster_storage_url(),
+        # Workers reach the already-running warehouse directly instead of each attaching to pgserver.
+        "HITCRAFT_DATABASE_URL": warehouse.warehouse_url(),
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",  # dbt, dagster
+    }
+    return env
+
+
+def apply_environment() -> dict[str, str]:
+    env = dagster_environment()
+    os.environ.update(env)
+    return env
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket() as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]
+
+
+def port_in_use(host: str, port: int) -> bool:
+    with socket.socket() as s:
+        return s.connect_ex((host, port)) == 0
+
+
+def webserver_ready(url: str) -> bool:
+    """True when the webserver answers and the code location has loaded."""
+    query = "{ workspaceOrError { ... on Workspace { locationEntries { name loadStatus "
+    query += "locationOrLoadError { __typename ... on PythonError { message } } } } } }"
+    try:
+        r = httpx.post(f"{url}/graphql", json={"query": query}, timeout=5)
+        entries = r.json()["data"]["workspaceOrError"]["locationEntries"]
+    except (httpx.HTTPError, KeyError, TypeError, ValueError):
+        return False
+    for entry in entries:
+        error = entry.get("locationOrLoadError") or {}
+        if error.get("__typename") == "PythonError":
+            raise RuntimeError(f"code location {entry['name']} failed to load: {error.get('message')}")
+    return bool(entries) and all(e["loadStatus"] == "LOADED" and e["locationOrLoadError"] for e in entries)
+
+
+@dataclass
+class DagsterDev:
+    url: str
+    process: subprocess.Popen
+    log_path: Path | None
+
+
+@contextmanager
+def dagster_dev(host: str = "127.0.0.1", port: int | None = None, *, quiet: bool = False,
+                timeout_s: float = 180) -> Iterator[DagsterDev]:
+    """Run `dagster dev` (webserver + daemon) with this platform's environment until the code location
+    has loaded; stops it (its whole process group) on exit."""
+    port = port or free_port(host)
+    if port_in_use(host, port):
+        raise RuntimeError(f"port {port} on {host} is already in use (is `hitcraft dev` running? use --port)")
+    env = {**os.environ, **apply_environment()}
+    log_path = settings.hitcraft_home() / "dagster-dev.log"
+    out = open(log_path, "ab") if quiet else None
+    process = subprocess.Popen(
+        [sys.executable, "-m", "dagster", "dev", "-w", str(settings.REPO_ROOT / "workspace.yaml"),
+         "-h", host, "-p", str(port)],
+        cwd=settings.REPO_ROOT, env=env, stdout=out, stderr=subprocess.STDOUT if quiet else None,
+        start_new_session=True,
+    )
+    url = f"http://{host}:{port}"
+    try:
+        deadline = time.monotonic() + timeout_s
+        while not webserver_ready(url):
+            if process.poll() is not None:
+                raise RuntimeError(f"dagster dev exited with code {process.returncode}"
+                                   + (f"; see {log_path}" if quiet else ""))
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"dagster dev did not become ready within {timeout_s:.0f}s")
+            time.sleep(1)
+        yield DagsterDev(url, process, log_path if quiet else None)
+    finally:
+        _stop(process)
+        if out:
+            out.close()
+
+
+def _stop(process: subprocess.Popen) -> None:
+    if process.poll() is not None:
+        return
+    try:
+        os.killpg(process.pid, signal.SIGINT)
+        process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+    except ProcessLookupError:
+        pass
