@@ -255,6 +255,10 @@ def _stop_embedded_quietly() -> None:
 
 
 def main() -> None:
+    import warnings
+
+    warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
+    warnings.filterwarnings("ignore", message=".*is currently in (beta|preview).*")
     try:
         app()
     except (UserError, settings.ConfigError) as exc:

@@ -47,6 +47,9 @@ def validate_query(sqlalchemy_url: str, query: str, expectations: list, *, name:
     import great_expectations as gx
     from great_expectations.data_context.types.base import ProgressBarsConfig
 
+    query = query.strip()
+    if not query.lower().startswith("select"):  # GX query assets must start with SELECT (CTEs don't)
+        query = f"select * from ({query}) as q"
     context = gx.get_context(mode="ephemeral")
     context.variables.progress_bars = ProgressBarsConfig(globally=False)
     source = context.data_sources.add_sql(name="warehouse", connection_string=sqlalchemy_url)

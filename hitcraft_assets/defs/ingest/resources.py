@@ -109,7 +109,13 @@ class MixpanelResource(dg.ConfigurableResource):
                 queries_per_hour=self.queries_per_hour, queries_per_second=self.queries_per_second,
             )
             label = None
-        client = MixpanelClient(config, transport=transport)
+        limiter = None
+        if s.is_sample:
+            from hitcraft_assets.mixpanel.ratelimit import RateLimiter
+
+            # 60 queries/hour is Mixpanel's budget, not the simulator's: keep only the per-second pace.
+            limiter = RateLimiter(queries_per_hour=0, queries_per_second=self.queries_per_second)
+        client = MixpanelClient(config, transport=transport, limiter=limiter)
         return MixpanelSource(
             client=client,
             label=label or client.export_host,
