@@ -1,0 +1,39 @@
+"""The code location loads and is wired as documented."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+import dagster as dg
+
+
+def test_definitions_load_with_assets_checks_jobs_and_schedules():
+    from hitcraft_assets.definitions import defs
+
+    graph = defs.resolve_asset_graph()
+    keys = {k.to_user_string() for k in graph.get_all_asset_keys()}
+    assert keys == {"mixpanel/raw_events", "mixpanel/raw_profiles"}
+    checks = {c.name for c in graph.asset_check_keys}
+    assert checks == {"raw_events_contract", "raw_events_quarantine_share", "raw_events_known_names",
+                      "raw_events_daily_volume"}
+    raw = graph.get(dg.AssetKey(["mixpanel", "raw_events"]))
+    assert raw.backfill_policy == dg.BackfillPolicy.single_run()
+    assert isinstance(raw.partitions_def, dg.DailyPartitionsDefinition)
+    assert defs.resolve_job_def("daily_ingest") is not None
+    schedule = defs.resolve_schedule_def("daily_ingest_schedule")
+    assert schedule.cron_schedule == "0 4 * * *"
+    assert schedule.default_status == dg.DefaultScheduleStatus.RUNNING
+
+
+def test_daily_schedule_requests_yesterday_with_the_lookback():
+    from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
+
+    from hitcraft_assets.defs.ingest.schedules import daily_ingest_schedule, daily_range
+
+    assert daily_range(date(2026, 11, 21), 5) == ("2026-11-15", "2026-11-20")
+    assert daily_range(date(2025, 1, 3), 5) == ("2025-01-01", "2025-01-02")  # clipped at the first partition
+    context = dg.build_schedule_context(scheduled_execution_time=datetime(2026, 11, 21, 4, tzinfo=UTC))
+    request = daily_ingest_schedule(context)
+    assert request.tags[ASSET_PARTITION_RANGE_START_TAG] == "2026-11-15"
+    assert request.tags[ASSET_PARTITION_RANGE_END_TAG] == "2026-11-20"
+    assert request.run_key == "daily-2026-11-20"
