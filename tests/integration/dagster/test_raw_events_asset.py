@@ -14,7 +14,7 @@ from hitcraft_assets.defs.partitions import daily_partitions
 FIRST, LAST = "2026-06-01", "2026-06-03"
 
 
-@dg.asset(deps=[raw_events], partitions_def=daily_partitions)
+@dg.asset(deps=[raw_events], partitions_def=daily_partitions, backfill_policy=dg.BackfillPolicy.single_run())
 def downstream_model() -> None:
     """Stands in for the dbt models: must not run when a blocking check fails."""
 
