@@ -114,6 +114,7 @@ def dev(
     Ctrl-C stops everything, including the embedded database."""
     from hitcraft_assets import runtime
 
+    runtime.interrupt_on_termination()
     try:
         with runtime.dagster_dev(host, port) as server:
             _say(f"Dagster UI: {server.url}  (Ctrl-C stops the UI, the daemon and the embedded database)")
@@ -140,6 +141,7 @@ def demo(
     first = last - timedelta(days=days - 1)
     source = "the sample Mixpanel" if settings.mixpanel_settings().is_sample else "Mixpanel"
     _say(f"HitCraft demo: {first}..{last} from {source}; data in {settings.hitcraft_home()}")
+    runtime.interrupt_on_termination()
     try:
         with runtime.dagster_dev(host, port if ui else None, quiet=True) as server:
             _run_backfill(server.url, first, last, title=f"demo {first}..{last}", only_missing=True)

@@ -122,13 +122,29 @@ def dagster_dev(host: str = "127.0.0.1", port: int | None = None, *, quiet: bool
 
 
 def _stop(process: subprocess.Popen) -> None:
+    """SIGINT to dagster dev's process group (it shuts down its webserver, daemon and code servers);
+    SIGKILL if that takes over 30 s or the user interrupts the shutdown itself."""
     if process.poll() is not None:
         return
     try:
         os.killpg(process.pid, signal.SIGINT)
         process.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
+    except (subprocess.TimeoutExpired, KeyboardInterrupt):
+        try:
+            os.killpg(process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
         process.wait()
     except ProcessLookupError:
         pass
+
+
+def interrupt_on_termination() -> None:
+    """Ctrl-C and SIGTERM (systemd, containers, `kill`) both raise KeyboardInterrupt, so the cleanup
+    (dagster dev, the embedded database) runs either way, even where SIGINT was inherited as ignored."""
+
+    def _raise(signum, frame):
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, _raise)

@@ -15,7 +15,6 @@ import dagster as dg
 from hitcraft_assets import settings
 from hitcraft_assets.defs.ingest.assets import RAW_EVENTS
 from hitcraft_assets.defs.ingest.resources import WarehouseResource
-from hitcraft_assets.defs.partitions import daily_partitions
 
 EVENT_CATALOG = settings.REPO_ROOT / "dbt_project" / "seeds" / "event_catalog.csv"
 #: Largest share of a day's export lines that may be quarantined before downstream stops.
@@ -33,12 +32,28 @@ EXPECTED_COLUMNS = {
 }
 
 
-def _days(context: dg.AssetCheckExecutionContext) -> tuple[date, date]:
-    window = context.partition_key_range
-    return date.fromisoformat(window.start), date.fromisoformat(window.end)
+def _days(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource) -> tuple[date, date]:
+    """The days this run loaded; run on its own (e.g. "Execute" in the UI), the days of the latest load.
+
+    The checks are deliberately unpartitioned: in Dagster 1.13 a partitioned check evaluated in a range run
+    (every single-run backfill) records one unpartitioned result and leaves each partition "skipped".
+    """
+    if context.has_partition_key_range:
+        window = context.partition_key_range
+        return date.fromisoformat(window.start), date.fromisoformat(window.end)
+    if "dagster/partition" in context.run.tags:
+        day = date.fromisoformat(context.run.tags["dagster/partition"])
+        return day, day
+    with warehouse.connection() as conn, conn.cursor() as cur:
+        cur.execute("select first_day, last_day from raw.loads where kind = 'events' order by loaded_at desc limit 1")
+        row = cur.fetchone()
+    if row is None:
+        raise dg.Failure("raw.events has never been loaded: materialize mixpanel/raw_events first")
+    return row
 
 
-def _result(outcomes, *, severity: dg.AssetCheckSeverity, summary: str, **extra) -> dg.AssetCheckResult:
+def _result(outcomes, days: tuple[date, date], *, severity: dg.AssetCheckSeverity, summary: str,
+            **extra) -> dg.AssetCheckResult:
     from hitcraft_assets.data_quality import outcomes_markdown
 
     failed = [o for o in outcomes if not o.success]
@@ -47,11 +62,15 @@ def _result(outcomes, *, severity: dg.AssetCheckSeverity, summary: str, **extra)
         severity=severity,
         description=summary if not failed else f"{len(failed)} expectation(s) failed: "
         + "; ".join(f"{o.expectation}({o.column or ''}): {o.observed}" for o in failed),
-        metadata={"expectations": dg.MetadataValue.md(outcomes_markdown(outcomes)), **extra},
+        metadata={
+            "days_checked": f"{days[0]}..{days[1]}",
+            "expectations": dg.MetadataValue.md(outcomes_markdown(outcomes)),
+            **extra,
+        },
     )
 
 
-@dg.asset_check(asset=RAW_EVENTS, partitions_def=daily_partitions, blocking=True,
+@dg.asset_check(asset=RAW_EVENTS, blocking=True,
                 description="Columns and types match the raw contract; event and $insert_id present; every "
                 "event_time lies inside its partition's reporting day.")
 def raw_events_contract(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource) -> dg.AssetCheckResult:
@@ -59,7 +78,7 @@ def raw_events_contract(context: dg.AssetCheckExecutionContext, warehouse: Wareh
 
     from hitcraft_assets.data_quality import validate_query
 
-    first, last = _days(context)
+    first, last = _days(context, warehouse)
     tz = settings.reporting_timezone().replace("'", "")
     url = warehouse.sqlalchemy_url()
     schema = validate_query(
@@ -82,11 +101,11 @@ def raw_events_contract(context: dg.AssetCheckExecutionContext, warehouse: Wareh
         ],
         name="raw_events_rows",
     )
-    return _result(schema + rows, severity=dg.AssetCheckSeverity.ERROR,
+    return _result(schema + rows, (first, last), severity=dg.AssetCheckSeverity.ERROR,
                    summary=f"contract holds for {first}..{last}")
 
 
-@dg.asset_check(asset=RAW_EVENTS, partitions_def=daily_partitions, blocking=True,
+@dg.asset_check(asset=RAW_EVENTS, blocking=True,
                 description=f"Share of export lines quarantined per day stays below "
                 f"{MAX_QUARANTINE_SHARE:.1%} (HITCRAFT_MAX_QUARANTINE_SHARE).")
 def raw_events_quarantine_share(
@@ -96,7 +115,7 @@ def raw_events_quarantine_share(
 
     from hitcraft_assets.data_quality import validate_query
 
-    first, last = _days(context)
+    first, last = _days(context, warehouse)
     query = f"""
         with days as (select generate_series('{first}'::date, '{last}'::date, interval '1 day')::date as day),
         stored as (select partition_date as day, count(*) as n from raw.events
@@ -121,12 +140,12 @@ def raw_events_quarantine_share(
             f"or (partition_date is null and window_first between '{first}' and '{last}') group by 1 order by 2 desc"
         )
         reasons = {r: n for r, n in cur.fetchall()}
-    return _result(outcomes, severity=dg.AssetCheckSeverity.ERROR,
+    return _result(outcomes, (first, last), severity=dg.AssetCheckSeverity.ERROR,
                    summary=f"quarantine share below {MAX_QUARANTINE_SHARE:.1%} on every day",
                    quarantined_by_reason=reasons or "none")
 
 
-@dg.asset_check(asset=RAW_EVENTS, partitions_def=daily_partitions, blocking=False,
+@dg.asset_check(asset=RAW_EVENTS, blocking=False,
                 description="Event names are in the event catalog (dbt_project/seeds/event_catalog.csv); "
                 "an unknown name warns (a new tracking plan entry, or a typo in instrumentation).")
 def raw_events_known_names(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource) -> dg.AssetCheckResult:
@@ -134,7 +153,7 @@ def raw_events_known_names(context: dg.AssetCheckExecutionContext, warehouse: Wa
 
     from hitcraft_assets.data_quality import validate_query
 
-    first, last = _days(context)
+    first, last = _days(context, warehouse)
     with EVENT_CATALOG.open(newline="") as f:
         catalog = sorted(row["event"] for row in csv.DictReader(f))
     outcomes = validate_query(
@@ -143,11 +162,11 @@ def raw_events_known_names(context: dg.AssetCheckExecutionContext, warehouse: Wa
         [gxe.ExpectColumnValuesToBeInSet(column="event", value_set=catalog)],
         name="raw_events_known_names",
     )
-    return _result(outcomes, severity=dg.AssetCheckSeverity.WARN, summary="all event names are in the catalog",
+    return _result(outcomes, (first, last), severity=dg.AssetCheckSeverity.WARN, summary="all event names are in the catalog",
                    catalog_size=len(catalog))
 
 
-@dg.asset_check(asset=RAW_EVENTS, partitions_def=daily_partitions, blocking=False,
+@dg.asset_check(asset=RAW_EVENTS, blocking=False,
                 description=f"Each day's row count is within ×{VOLUME_DEVIATION_FACTOR:g} of the median of the same "
                 "weekday over the previous 28 days (HITCRAFT_VOLUME_DEVIATION_FACTOR); days without history pass.")
 def raw_events_daily_volume(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource) -> dg.AssetCheckResult:
@@ -155,7 +174,7 @@ def raw_events_daily_volume(context: dg.AssetCheckExecutionContext, warehouse: W
 
     from hitcraft_assets.data_quality import validate_query
 
-    first, last = _days(context)
+    first, last = _days(context, warehouse)
     history_start = first - timedelta(days=28)
     query = f"""
         with counts as (select partition_date as day, count(*)::float as n from raw.events
@@ -175,7 +194,7 @@ def raw_events_daily_volume(context: dg.AssetCheckExecutionContext, warehouse: W
         [gxe.ExpectColumnValuesToBeBetween(column="ratio_to_median", min_value=1 / factor, max_value=factor)],
         name="raw_events_daily_volume",
     )
-    return _result(outcomes, severity=dg.AssetCheckSeverity.WARN,
+    return _result(outcomes, (first, last), severity=dg.AssetCheckSeverity.WARN,
                    summary=f"every day within ×{factor:g} of its weekday median (or without history)")
 
 

@@ -66,3 +66,44 @@ def test_cli_rejects_bad_ranges_with_one_line():
         assert result.returncode == 2
         assert message in result.stderr
         assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("signum", ["SIGINT", "SIGTERM"])
+def test_dev_stops_ui_daemon_and_database_on_interrupt(signum):
+    import signal
+    import time
+
+    import httpx
+    import psutil
+
+    from hitcraft_assets.runtime import free_port
+
+    home = Path(tempfile.mkdtemp(prefix="hcd-", dir="/tmp"))
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("HITCRAFT_", "DAGSTER_", "MIXPANEL_"))}
+    env["HITCRAFT_HOME"] = str(home)
+    hitcraft = str(Path(sys.executable).parent / "hitcraft")
+    proc = subprocess.Popen([hitcraft, "dev", "--port", str(port)], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.monotonic() + 240
+        while True:
+            assert proc.poll() is None, proc.stdout.read()
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/server_info", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert time.monotonic() < deadline, "UI did not come up"
+            time.sleep(1)
+        descendants = psutil.Process(proc.pid).children(recursive=True)
+        postmaster = psutil.Process(int((home / "pgdata" / "postmaster.pid").read_text().split()[0]))
+        assert descendants and postmaster.is_running()
+        proc.send_signal(getattr(signal, signum))
+        assert proc.wait(timeout=90) == 0
+        gone, alive = psutil.wait_procs([*descendants, postmaster], timeout=30)
+        assert not alive, f"still running after {signum}: {[p.cmdline()[:3] for p in alive]}"
+    finally:
+        if proc.poll() is None:
+            proc.kill()
