@@ -32,6 +32,7 @@ bench: install           ## benchmarks; results in benchmarks/results.json (quot
 
 lint: install
 	$(BIN)/ruff check hitcraft_assets tests benchmarks
+	$(BIN)/ruff format --check hitcraft_assets tests benchmarks
 
 clean:
 	rm -rf $(VENV) .hitcraft .pytest_cache

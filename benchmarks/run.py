@@ -41,8 +41,15 @@ def generate(out_dir: str, queue) -> None:
     started = time.monotonic()
     (path,) = write_export_files(_simulator(), DAY, DAY, Path(out_dir))
     lines = sum(1 for _ in open(path, "rb"))
-    queue.put({"path": str(path), "events": lines, "bytes": path.stat().st_size,
-               "seconds": time.monotonic() - started, "peak_mb": _peak_mb()})
+    queue.put(
+        {
+            "path": str(path),
+            "events": lines,
+            "bytes": path.stat().st_size,
+            "seconds": time.monotonic() - started,
+            "peak_mb": _peak_mb(),
+        }
+    )
 
 
 def bare_copy(path: str, queue) -> None:
@@ -77,24 +84,36 @@ def loader_from_file(path: str, queue) -> None:
     with warehouse.connection() as conn:
         ensure_schema(conn)
         started = time.monotonic()
-        result = load_window(conn, days=[DAY], reporting_timezone="UTC", export_from=DAY, export_to=DAY,
-                             export_bounds_utc=utc_bounds_of_dates(DAY, DAY, "UTC"), export=export,
-                             source="bench-file", client_version="bench")
+        result = load_window(
+            conn,
+            days=[DAY],
+            reporting_timezone="UTC",
+            export_from=DAY,
+            export_to=DAY,
+            export_bounds_utc=utc_bounds_of_dates(DAY, DAY, "UTC"),
+            export=export,
+            source="bench-file",
+            client_version="bench",
+        )
         seconds = time.monotonic() - started
     queue.put({"rows": result.rows, "quarantined": result.quarantined, "seconds": seconds, "peak_mb": _peak_mb()})
 
 
 def serve(queue, stop) -> None:
-    from hitcraft_assets.mixpanel.sample import SampleMixpanelApp, serve_sample_mixpanel
-
     import httpx
+
+    from hitcraft_assets.mixpanel.sample import SampleMixpanelApp, serve_sample_mixpanel
 
     app = SampleMixpanelApp(_simulator(), now=datetime(2026, 7, 1, tzinfo=UTC))
     with serve_sample_mixpanel(app) as url:
         # The simulator computes user state up to the day once (like a warm Mixpanel); not the loader's cost.
         started = time.monotonic()
-        httpx.get(f"{url}/api/2.0/export", params={"project_id": "sample", "from_date": str(DAY), "to_date": str(DAY),
-                  "limit": "1"}, auth=("sample", "sample"), timeout=600).raise_for_status()
+        httpx.get(
+            f"{url}/api/2.0/export",
+            params={"project_id": "sample", "from_date": str(DAY), "to_date": str(DAY), "limit": "1"},
+            auth=("sample", "sample"),
+            timeout=600,
+        ).raise_for_status()
         queue.put((url, time.monotonic() - started))
         stop.wait()
 
@@ -111,11 +130,24 @@ def loader_over_http(url: str, queue) -> None:
     with warehouse.connection() as conn, MixpanelClient(config, limiter=RateLimiter.unlimited()) as client:
         ensure_schema(conn)
         started = time.monotonic()
-        (result,) = load_days(conn, client, [DAY], reporting_tz="UTC", source="bench-http",
-                              client_version="bench", project_today=DAY + timedelta(days=20))
+        (result,) = load_days(
+            conn,
+            client,
+            [DAY],
+            reporting_tz="UTC",
+            source="bench-http",
+            client_version="bench",
+            project_today=DAY + timedelta(days=20),
+        )
         seconds = time.monotonic() - started
-    queue.put({"rows": result.rows, "seconds": seconds, "peak_mb": _peak_mb(),
-               "wire_megabytes": round(client.last_export_stats.bytes / 1e6, 1)})
+    queue.put(
+        {
+            "rows": result.rows,
+            "seconds": seconds,
+            "peak_mb": _peak_mb(),
+            "wire_megabytes": round(client.last_export_stats.bytes / 1e6, 1),
+        }
+    )
 
 
 def _in_process(target, *args):
@@ -128,10 +160,14 @@ def _in_process(target, *args):
 
 
 def code_location_load_seconds(repeats: int = 5) -> float:
-    script = ("import time; t = time.perf_counter(); import hitcraft_assets.definitions as d; "
-              "d.defs.resolve_asset_graph(); print(time.perf_counter() - t)")
-    times = [float(subprocess.check_output([sys.executable, "-W", "ignore", "-c", script], text=True))
-             for _ in range(repeats)]
+    script = (
+        "import time; t = time.perf_counter(); import hitcraft_assets.definitions as d; "
+        "d.defs.resolve_asset_graph(); print(time.perf_counter() - t)"
+    )
+    times = [
+        float(subprocess.check_output([sys.executable, "-W", "ignore", "-c", script], text=True))
+        for _ in range(repeats)
+    ]
     return sorted(times)[len(times) // 2]
 
 

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from typing import Callable
 
 import httpx
 
@@ -32,7 +32,8 @@ query Status($id: String!) {
         assetBackfillStatuses {
           __typename
           ... on AssetPartitionsStatusCounts {
-            assetKey { path } numPartitionsTargeted numPartitionsInProgress numPartitionsMaterialized numPartitionsFailed
+            assetKey { path }
+            numPartitionsTargeted numPartitionsInProgress numPartitionsMaterialized numPartitionsFailed
           }
           ... on UnpartitionedAssetStatus { assetKey { path } inProgress materialized failed }
         }
@@ -68,7 +69,11 @@ def launch(url: str, first: date, last: date, *, title: str) -> str:
         if node["isPartitioned"]:
             selector["partitions"] = {"range": {"start": first.isoformat(), "end": last.isoformat()}}
         selectors.append(selector)
-    params = {"partitionsByAssets": selectors, "title": title, "tags": [{"key": "hitcraft/launched-by", "value": "cli"}]}
+    params = {
+        "partitionsByAssets": selectors,
+        "title": title,
+        "tags": [{"key": "hitcraft/launched-by", "value": "cli"}],
+    }
     result = _graphql(url, _LAUNCH, {"params": params})["launchPartitionBackfill"]
     if result["__typename"] != "LaunchBackfillSuccess":
         raise BackfillError(f"backfill was not launched: {result.get('message', result['__typename'])}")
@@ -107,17 +112,26 @@ def progress(url: str, backfill_id: str) -> BackfillProgress:
     return p
 
 
-def wait(url: str, backfill_id: str, report: Callable[[str], None], *, poll_s: float = 3.0,
-         timeout_s: float = 3600, rows_so_far: Callable[[], int] | None = None) -> BackfillProgress:
+def wait(
+    url: str,
+    backfill_id: str,
+    report: Callable[[str], None],
+    *,
+    poll_s: float = 3.0,
+    timeout_s: float = 3600,
+    rows_so_far: Callable[[], int] | None = None,
+) -> BackfillProgress:
     """Poll until the backfill ends, reporting partitions done, rows loaded and elapsed time on change."""
     started = time.monotonic()
     last_line = ""
     while True:
         p = progress(url, backfill_id)
         rows = f", {rows_so_far():,} raw rows loaded" if rows_so_far else ""
-        line = (f"[{time.monotonic() - started:5.0f}s] backfill {p.status.lower()}: "
-                f"{p.materialized}/{p.targeted} asset partitions materialized, {p.in_progress} in progress, "
-                f"{p.failed} failed{rows}")
+        line = (
+            f"[{time.monotonic() - started:5.0f}s] backfill {p.status.lower()}: "
+            f"{p.materialized}/{p.targeted} asset partitions materialized, {p.in_progress} in progress, "
+            f"{p.failed} failed{rows}"
+        )
         if line.split("] ", 1)[1] != last_line:
             report(line)
             last_line = line.split("] ", 1)[1]
@@ -156,9 +170,7 @@ def check_results(backfill_id: str) -> CheckTally:
     tally = CheckTally()
     runs = instance.get_runs(dg.RunsFilter(tags={"dagster/backfill": backfill_id}))
     for run in runs:
-        records = instance.get_records_for_run(
-            run.run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION
-        ).records
+        records = instance.get_records_for_run(run.run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION).records
         for record in records:
             evaluation = record.event_log_entry.dagster_event.event_specific_data
             name = f"{evaluation.asset_key.to_user_string()}:{evaluation.check_name}"

@@ -19,8 +19,9 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-db_app = typer.Typer(help="The warehouse database (embedded PostgreSQL unless HITCRAFT_DATABASE_URL is set).",
-                     no_args_is_help=True)
+db_app = typer.Typer(
+    help="The warehouse database (embedded PostgreSQL unless HITCRAFT_DATABASE_URL is set).", no_args_is_help=True
+)
 app.add_typer(db_app, name="db")
 
 
@@ -50,11 +51,15 @@ def _check_range(first: date, last: date) -> None:
     if first > last:
         raise UserError(f"--start {first} is after --end {last}")
     if last > yesterday:
-        raise UserError(f"--end {last} is not a complete day yet; the last loadable day is {yesterday} "
-                        f"({settings.reporting_timezone()})")
+        raise UserError(
+            f"--end {last} is not a complete day yet; the last loadable day is {yesterday} "
+            f"({settings.reporting_timezone()})"
+        )
     if first < date.fromisoformat(PARTITIONS_START):
-        raise UserError(f"--start {first} is before the first partition {PARTITIONS_START} "
-                        "(set HITCRAFT_PARTITIONS_START to reach further back)")
+        raise UserError(
+            f"--start {first} is before the first partition {PARTITIONS_START} "
+            "(set HITCRAFT_PARTITIONS_START to reach further back)"
+        )
 
 
 def _raw_rows(first: date, last: date) -> int:
@@ -72,35 +77,49 @@ def _profiles() -> int:
     from hitcraft_assets import warehouse
 
     with warehouse.connection() as conn, conn.cursor() as cur:
-        cur.execute("select case when to_regclass('raw.profiles') is null then 0 "
-                    "else (select count(*) from raw.profiles) end")
+        cur.execute(
+            "select case when to_regclass('raw.profiles') is null then 0 else (select count(*) from raw.profiles) end"
+        )
         return cur.fetchone()[0]
+
+
+def _summary(first: date, last: date, backfill_id: str | None, status: str, per_asset: dict[str, str]) -> None:
+    from hitcraft_assets import backfill
+
+    _say("")
+    _say("Summary")
+    _say(f"  backfill      {status}" + (f" ({backfill_id})" if backfill_id else ""))
+    for key, state in sorted(per_asset.items()):
+        _say(f"  {key:<24}{state}")
+    _say(f"  raw events    {_raw_rows(first, last):,} rows for {first}..{last}")
+    _say(f"  profiles      {_profiles():,}")
+    if backfill_id:
+        tally = backfill.check_results(backfill_id)
+        _say(
+            f"  checks        {tally.passed} passed, {tally.failed} failed, {tally.warned} warnings"
+            f" (backfill {backfill_id})"
+        )
+        for line in tally.failures[:20]:
+            _say(f"    {line}")
 
 
 def _run_backfill(url: str, first: date, last: date, *, title: str, only_missing: bool) -> None:
     from hitcraft_assets import backfill
 
     days = backfill.missing_days(first, last) if only_missing else [first]
+    last_id_file = settings.hitcraft_home() / "last_backfill_id"
     if not days:
         _say(f"All days {first}..{last} are already materialized; nothing to backfill (data reused).")
+        previous = last_id_file.read_text().strip() if last_id_file.exists() else None
+        _summary(first, last, previous, "nothing to do", {"mixpanel/raw_events": f"{(last - first).days + 1} days"})
         return
     start = min(days)
     _say(f"Backfilling {start}..{last} ({(last - start).days + 1} days) through the Dagster instance …")
     backfill_id = backfill.launch(url, start, last, title=title)
     _say(f"Backfill {backfill_id}: {url}/runs/b/{backfill_id}")
-    (settings.hitcraft_home() / "last_backfill_id").write_text(backfill_id)
+    last_id_file.write_text(backfill_id)
     result = backfill.wait(url, backfill_id, _say, rows_so_far=lambda: _raw_rows(start, last))
-    tally = backfill.check_results(backfill_id)
-    _say("")
-    _say("Summary")
-    _say(f"  backfill      {result.status.lower()} ({backfill_id})")
-    for key, state in sorted(result.per_asset.items()):
-        _say(f"  {key:<24}{state}")
-    _say(f"  raw events    {_raw_rows(first, last):,} rows for {first}..{last}")
-    _say(f"  profiles      {_profiles():,}")
-    _say(f"  checks        {tally.passed} passed, {tally.failed} failed, {tally.warned} warnings")
-    for line in tally.failures[:20]:
-        _say(f"    {line}")
+    _summary(first, last, backfill_id, result.status.lower(), result.per_asset)
     if result.status not in ("COMPLETED_SUCCESS", "COMPLETED"):
         raise UserError(f"backfill ended {result.status}; open {url}/runs/b/{backfill_id} for the failed runs")
 
@@ -146,8 +165,10 @@ def demo(
         with runtime.dagster_dev(host, port if ui else None, quiet=True) as server:
             _run_backfill(server.url, first, last, title=f"demo {first}..{last}", only_missing=True)
             if ui:
-                _say(f"\nDagster UI: {server.url}  (Ctrl-C stops the UI, the daemon and the embedded database; "
-                     f"log: {server.log_path})")
+                _say(
+                    f"\nDagster UI: {server.url}  (Ctrl-C stops the UI, the daemon and the embedded database; "
+                    f"log: {server.log_path})"
+                )
                 server.process.wait()
     except KeyboardInterrupt:
         pass
@@ -159,8 +180,10 @@ def demo(
 def backfill(
     start: str = typer.Option(..., "--start", help="First day, YYYY-MM-DD (reporting time zone)."),
     end: str = typer.Option(..., "--end", help="Last day, YYYY-MM-DD (inclusive)."),
-    url: str = typer.Option("http://127.0.0.1:3000", help="A running Dagster webserver; started headless "
-                            "for the duration when none answers there."),
+    url: str = typer.Option(
+        "http://127.0.0.1:3000",
+        help="A running Dagster webserver; started headless for the duration when none answers there.",
+    ),
 ) -> None:
     """Backfill a date range of every asset through the Dagster instance (one single-run backfill; it
     shows in the UI under Runs → Backfills)."""
@@ -206,8 +229,9 @@ def simulate(
     first, last = _parse_day(start, "--start"), _parse_day(end, "--end")
     if first > last:
         raise UserError(f"--start {first} is after --end {last}")
-    sim = Simulator(load_scenario(scenario), seed=seed, scale=scale,
-                    anchor_date=_parse_day(anchor, "--anchor") if anchor else None)
+    sim = Simulator(
+        load_scenario(scenario), seed=seed, scale=scale, anchor_date=_parse_day(anchor, "--anchor") if anchor else None
+    )
     started = time.monotonic()
     files = write_export_files(sim, first, last, out, gzip=gzip)
     for f in files:
@@ -247,13 +271,11 @@ def db_stop() -> None:
 
 
 def _stop_embedded_quietly() -> None:
+    """Stop the embedded server under $HITCRAFT_HOME, if one runs (an external database is not touched)."""
     from hitcraft_assets import warehouse
 
-    if not settings.external_database_url() or os.environ.get("HITCRAFT_DATABASE_URL", "").find(
-        str(settings.hitcraft_home())
-    ) >= 0:
-        if warehouse.stop_embedded():
-            _say("embedded PostgreSQL stopped")
+    if warehouse.stop_embedded():
+        _say("embedded PostgreSQL stopped")
 
 
 def main() -> None:
@@ -266,7 +288,7 @@ def main() -> None:
     except (UserError, settings.ConfigError) as exc:
         _say(f"error: {exc}")
         sys.exit(2)
-    except Exception as exc:  # noqa: BLE001 - the CLI's last line of defence: one readable line
+    except Exception as exc:
         from hitcraft_assets.backfill import BackfillError
 
         if isinstance(exc, (BackfillError, RuntimeError)):

@@ -9,10 +9,10 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 import httpx
 
@@ -88,8 +88,9 @@ class DagsterDev:
 
 
 @contextmanager
-def dagster_dev(host: str = "127.0.0.1", port: int | None = None, *, quiet: bool = False,
-                timeout_s: float = 180) -> Iterator[DagsterDev]:
+def dagster_dev(
+    host: str = "127.0.0.1", port: int | None = None, *, quiet: bool = False, timeout_s: float = 180
+) -> Iterator[DagsterDev]:
     """Run `dagster dev` (webserver + daemon) with this platform's environment until the code location
     has loaded; stops it (its whole process group) on exit."""
     port = port or free_port(host)
@@ -99,9 +100,22 @@ def dagster_dev(host: str = "127.0.0.1", port: int | None = None, *, quiet: bool
     log_path = settings.hitcraft_home() / "dagster-dev.log"
     out = open(log_path, "ab") if quiet else None
     process = subprocess.Popen(
-        [sys.executable, "-m", "dagster", "dev", "-w", str(settings.REPO_ROOT / "workspace.yaml"),
-         "-h", host, "-p", str(port)],
-        cwd=settings.REPO_ROOT, env=env, stdout=out, stderr=subprocess.STDOUT if quiet else None,
+        [
+            sys.executable,
+            "-m",
+            "dagster",
+            "dev",
+            "-w",
+            str(settings.REPO_ROOT / "workspace.yaml"),
+            "-h",
+            host,
+            "-p",
+            str(port),
+        ],
+        cwd=settings.REPO_ROOT,
+        env=env,
+        stdout=out,
+        stderr=subprocess.STDOUT if quiet else None,
         start_new_session=True,
     )
     url = f"http://{host}:{port}"
@@ -109,8 +123,9 @@ def dagster_dev(host: str = "127.0.0.1", port: int | None = None, *, quiet: bool
         deadline = time.monotonic() + timeout_s
         while not webserver_ready(url):
             if process.poll() is not None:
-                raise RuntimeError(f"dagster dev exited with code {process.returncode}"
-                                   + (f"; see {log_path}" if quiet else ""))
+                raise RuntimeError(
+                    f"dagster dev exited with code {process.returncode}" + (f"; see {log_path}" if quiet else "")
+                )
             if time.monotonic() > deadline:
                 raise RuntimeError(f"dagster dev did not become ready within {timeout_s:.0f}s")
             time.sleep(1)

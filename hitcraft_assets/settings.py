@@ -130,5 +130,7 @@ def mixpanel_settings() -> MixpanelSettings:
             )
             if not present
         ]
-        raise ConfigError(f"Mixpanel credentials are incomplete: set {', '.join(missing)} (or unset all for the sample)")
+        raise ConfigError(
+            f"Mixpanel credentials are incomplete: set {', '.join(missing)} (or unset all for the sample)"
+        )
     return settings

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from functools import partial
-from typing import Callable
 from zoneinfo import ZoneInfo
 
 from hitcraft_assets.mixpanel.lines import utc_bounds_of_dates

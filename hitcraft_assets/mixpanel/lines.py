@@ -10,9 +10,9 @@ import bisect
 import json
 import time as _time
 from collections import Counter
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from typing import Callable, Iterator
 from zoneinfo import ZoneInfo
 
 import orjson
@@ -65,7 +65,7 @@ class DayGrid:
     starts: tuple[float, ...]  # epoch of each day's local midnight, plus the end of the last day
 
     @classmethod
-    def for_days(cls, first: date, last: date, timezone: str) -> "DayGrid":
+    def for_days(cls, first: date, last: date, timezone: str) -> DayGrid:
         tz = ZoneInfo(timezone)
         days = tuple(first + timedelta(days=i) for i in range((last - first).days + 1))
         bounds = [datetime(d.year, d.month, d.day, tzinfo=tz).timestamp() for d in days]

@@ -11,9 +11,9 @@ import io
 import logging
 import time
 import uuid
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from typing import Callable, Iterator
 
 from hitcraft_assets.mixpanel.lines import DayGrid, LineParser, copy_text
 from hitcraft_assets.warehouse import IteratorReader
@@ -100,8 +100,7 @@ def ensure_partitions(cur, days: list[date]) -> None:
     cur.execute("select pg_advisory_xact_lock(%s)", (_DDL_LOCK,))
     for day in days:
         cur.execute(
-            f"create table if not exists {partition_table(day)} partition of raw.events "
-            f"for values from (%s) to (%s)",
+            f"create table if not exists {partition_table(day)} partition of raw.events for values from (%s) to (%s)",
             (day, day + timedelta(days=1)),
         )
 
@@ -199,9 +198,19 @@ def load_window(
         cur.execute(
             "insert into raw.loads values (%s, 'events', %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
             (
-                load_id, days[0], days[-1], export_from, export_to, source,
-                sum(parser.rows_by_day.values()), sum(parser.quarantine_reasons.values()),
-                parser.skipped_other_days, parser.bytes, attempts, seconds, loaded_at,
+                load_id,
+                days[0],
+                days[-1],
+                export_from,
+                export_to,
+                source,
+                sum(parser.rows_by_day.values()),
+                sum(parser.quarantine_reasons.values()),
+                parser.skipped_other_days,
+                parser.bytes,
+                attempts,
+                seconds,
+                loaded_at,
             ),
         )
     conn.commit()
@@ -246,8 +255,7 @@ def window_statistics(conn, first: date, last: date) -> dict:
             (first, last),
         )
         per_day = [
-            {"day": d.isoformat(), "rows": n, "distinct_users": u, "duplicates": dup}
-            for d, n, u, dup in cur.fetchall()
+            {"day": d.isoformat(), "rows": n, "distinct_users": u, "duplicates": dup} for d, n, u, dup in cur.fetchall()
         ]
         cur.execute(
             "select event, count(*) from raw.events where partition_date between %s and %s "

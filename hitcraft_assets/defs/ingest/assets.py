@@ -1,6 +1,5 @@
 """Raw Mixpanel assets: `mixpanel/raw_events` (daily partitions) and `mixpanel/raw_profiles` (Engage)."""
 
-
 import time
 from datetime import date
 
@@ -98,8 +97,14 @@ def raw_events(
             "export_requests": sum(w.attempts for w in loads),
             "rows_per_day": _table(
                 day_rows,
-                {"day": "date", "rows": "int", "previous_rows": "int", "added_by_reload": "int",
-                 "distinct_users": "int", "duplicates": "int"},
+                {
+                    "day": "date",
+                    "rows": "int",
+                    "previous_rows": "int",
+                    "added_by_reload": "int",
+                    "distinct_users": "int",
+                    "duplicates": "int",
+                },
             ),
             "events_by_name": _table(stats["by_event"], {"event": "string", "rows": "int"}),
             "distinct_users_max_day": max((r["distinct_users"] for r in day_rows), default=0),

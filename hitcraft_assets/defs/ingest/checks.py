@@ -5,7 +5,6 @@ event_time inside its partition day) and the quarantine share. Warnings: unknown
 catalog seed) and day volume far from the trailing 28-day same-weekday median.
 """
 
-
 import csv
 import os
 from datetime import date, timedelta
@@ -25,9 +24,18 @@ VOLUME_DEVIATION_FACTOR = float(os.environ.get("HITCRAFT_VOLUME_DEVIATION_FACTOR
 MIN_INSERT_ID_SHARE = float(os.environ.get("HITCRAFT_MIN_INSERT_ID_SHARE", "0.99"))
 
 EXPECTED_COLUMNS = {
-    "partition_date:date", "event:text", "distinct_id:text", "event_time:timestamp with time zone",
-    "insert_id:text", "mp_processing_time:timestamp with time zone", "properties:jsonb", "source:text",
-    "export_from:date", "export_to:date", "load_id:uuid", "loaded_at:timestamp with time zone",
+    "partition_date:date",
+    "event:text",
+    "distinct_id:text",
+    "event_time:timestamp with time zone",
+    "insert_id:text",
+    "mp_processing_time:timestamp with time zone",
+    "properties:jsonb",
+    "source:text",
+    "export_from:date",
+    "export_to:date",
+    "load_id:uuid",
+    "loaded_at:timestamp with time zone",
     "client_version:text",
 }
 
@@ -52,15 +60,18 @@ def _days(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource) 
     return row
 
 
-def _result(outcomes, days: tuple[date, date], *, severity: dg.AssetCheckSeverity, summary: str,
-            **extra) -> dg.AssetCheckResult:
+def _result(
+    outcomes, days: tuple[date, date], *, severity: dg.AssetCheckSeverity, summary: str, **extra
+) -> dg.AssetCheckResult:
     from hitcraft_assets.data_quality import outcomes_markdown
 
     failed = [o for o in outcomes if not o.success]
     return dg.AssetCheckResult(
         passed=not failed,
         severity=severity,
-        description=summary if not failed else f"{len(failed)} expectation(s) failed: "
+        description=summary
+        if not failed
+        else f"{len(failed)} expectation(s) failed: "
         + "; ".join(f"{o.expectation}({o.column or ''}): {o.observed}" for o in failed),
         metadata={
             "days_checked": f"{days[0]}..{days[1]}",
@@ -70,9 +81,12 @@ def _result(outcomes, days: tuple[date, date], *, severity: dg.AssetCheckSeverit
     )
 
 
-@dg.asset_check(asset=RAW_EVENTS, blocking=True,
-                description="Columns and types match the raw contract; event and $insert_id present; every "
-                "event_time lies inside its partition's reporting day.")
+@dg.asset_check(
+    asset=RAW_EVENTS,
+    blocking=True,
+    description="Columns and types match the raw contract; event and $insert_id present; every "
+    "event_time lies inside its partition's reporting day.",
+)
 def raw_events_contract(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource) -> dg.AssetCheckResult:
     import great_expectations.expectations as gxe
 
@@ -101,13 +115,20 @@ def raw_events_contract(context: dg.AssetCheckExecutionContext, warehouse: Wareh
         ],
         name="raw_events_rows",
     )
-    return _result(schema + rows, (first, last), severity=dg.AssetCheckSeverity.ERROR,
-                   summary=f"contract holds for {first}..{last}")
+    return _result(
+        schema + rows,
+        (first, last),
+        severity=dg.AssetCheckSeverity.ERROR,
+        summary=f"contract holds for {first}..{last}",
+    )
 
 
-@dg.asset_check(asset=RAW_EVENTS, blocking=True,
-                description=f"Share of export lines quarantined per day stays below "
-                f"{MAX_QUARANTINE_SHARE:.1%} (HITCRAFT_MAX_QUARANTINE_SHARE).")
+@dg.asset_check(
+    asset=RAW_EVENTS,
+    blocking=True,
+    description=f"Share of export lines quarantined per day stays below "
+    f"{MAX_QUARANTINE_SHARE:.1%} (HITCRAFT_MAX_QUARANTINE_SHARE).",
+)
 def raw_events_quarantine_share(
     context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource
 ) -> dg.AssetCheckResult:
@@ -130,7 +151,8 @@ def raw_events_quarantine_share(
         from days d left join stored s using (day) left join quarantined q using (day)
     """
     outcomes = validate_query(
-        warehouse.sqlalchemy_url(), query,
+        warehouse.sqlalchemy_url(),
+        query,
         [gxe.ExpectColumnValuesToBeBetween(column="quarantine_share", min_value=0, max_value=MAX_QUARANTINE_SHARE)],
         name="raw_events_quarantine_share",
     )
@@ -140,14 +162,21 @@ def raw_events_quarantine_share(
             f"or (partition_date is null and window_first between '{first}' and '{last}') group by 1 order by 2 desc"
         )
         reasons = {r: n for r, n in cur.fetchall()}
-    return _result(outcomes, (first, last), severity=dg.AssetCheckSeverity.ERROR,
-                   summary=f"quarantine share below {MAX_QUARANTINE_SHARE:.1%} on every day",
-                   quarantined_by_reason=reasons or "none")
+    return _result(
+        outcomes,
+        (first, last),
+        severity=dg.AssetCheckSeverity.ERROR,
+        summary=f"quarantine share below {MAX_QUARANTINE_SHARE:.1%} on every day",
+        quarantined_by_reason=reasons or "none",
+    )
 
 
-@dg.asset_check(asset=RAW_EVENTS, blocking=False,
-                description="Event names are in the event catalog (dbt_project/seeds/event_catalog.csv); "
-                "an unknown name warns (a new tracking plan entry, or a typo in instrumentation).")
+@dg.asset_check(
+    asset=RAW_EVENTS,
+    blocking=False,
+    description="Event names are in the event catalog (dbt_project/seeds/event_catalog.csv); "
+    "an unknown name warns (a new tracking plan entry, or a typo in instrumentation).",
+)
 def raw_events_known_names(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource) -> dg.AssetCheckResult:
     import great_expectations.expectations as gxe
 
@@ -162,14 +191,24 @@ def raw_events_known_names(context: dg.AssetCheckExecutionContext, warehouse: Wa
         [gxe.ExpectColumnValuesToBeInSet(column="event", value_set=catalog)],
         name="raw_events_known_names",
     )
-    return _result(outcomes, (first, last), severity=dg.AssetCheckSeverity.WARN, summary="all event names are in the catalog",
-                   catalog_size=len(catalog))
+    return _result(
+        outcomes,
+        (first, last),
+        severity=dg.AssetCheckSeverity.WARN,
+        summary="all event names are in the catalog",
+        catalog_size=len(catalog),
+    )
 
 
-@dg.asset_check(asset=RAW_EVENTS, blocking=False,
-                description=f"Each day's row count is within ×{VOLUME_DEVIATION_FACTOR:g} of the median of the same "
-                "weekday over the previous 28 days (HITCRAFT_VOLUME_DEVIATION_FACTOR); days without history pass.")
-def raw_events_daily_volume(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource) -> dg.AssetCheckResult:
+@dg.asset_check(
+    asset=RAW_EVENTS,
+    blocking=False,
+    description=f"Each day's row count is within ×{VOLUME_DEVIATION_FACTOR:g} of the median of the same "
+    "weekday over the previous 28 days (HITCRAFT_VOLUME_DEVIATION_FACTOR); days without history pass.",
+)
+def raw_events_daily_volume(
+    context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource
+) -> dg.AssetCheckResult:
     import great_expectations.expectations as gxe
 
     from hitcraft_assets.data_quality import validate_query
@@ -190,12 +229,17 @@ def raw_events_daily_volume(context: dg.AssetCheckExecutionContext, warehouse: W
     """
     factor = VOLUME_DEVIATION_FACTOR
     outcomes = validate_query(
-        warehouse.sqlalchemy_url(), query,
+        warehouse.sqlalchemy_url(),
+        query,
         [gxe.ExpectColumnValuesToBeBetween(column="ratio_to_median", min_value=1 / factor, max_value=factor)],
         name="raw_events_daily_volume",
     )
-    return _result(outcomes, (first, last), severity=dg.AssetCheckSeverity.WARN,
-                   summary=f"every day within ×{factor:g} of its weekday median (or without history)")
+    return _result(
+        outcomes,
+        (first, last),
+        severity=dg.AssetCheckSeverity.WARN,
+        summary=f"every day within ×{factor:g} of its weekday median (or without history)",
+    )
 
 
 raw_event_checks = [raw_events_contract, raw_events_quarantine_share, raw_events_known_names, raw_events_daily_volume]

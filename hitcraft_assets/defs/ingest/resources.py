@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Callable
 
 import dagster as dg
 
@@ -95,18 +95,29 @@ class MixpanelResource(dg.ConfigurableResource):
             )
             transport = httpx.WSGITransport(app=app)
             config = MixpanelConfig(
-                project_id="sample", username="sample", secret="sample",
-                project_timezone=s.project_timezone, legacy_local_time=s.legacy_local_time,
-                api_base_url="http://sample-mixpanel.local", window_days=self.window_days,
-                queries_per_hour=self.queries_per_hour, queries_per_second=self.queries_per_second,
+                project_id="sample",
+                username="sample",
+                secret="sample",
+                project_timezone=s.project_timezone,
+                legacy_local_time=s.legacy_local_time,
+                api_base_url="http://sample-mixpanel.local",
+                window_days=self.window_days,
+                queries_per_hour=self.queries_per_hour,
+                queries_per_second=self.queries_per_second,
             )
             label = "sample Mixpanel (in-process, no MIXPANEL_* credentials set)"
         else:
             config = MixpanelConfig(
-                project_id=s.project_id, username=s.username, secret=s.secret, region=s.region,
-                project_timezone=s.project_timezone, legacy_local_time=s.legacy_local_time,
-                api_base_url=s.api_base_url, window_days=self.window_days,
-                queries_per_hour=self.queries_per_hour, queries_per_second=self.queries_per_second,
+                project_id=s.project_id,
+                username=s.username,
+                secret=s.secret,
+                region=s.region,
+                project_timezone=s.project_timezone,
+                legacy_local_time=s.legacy_local_time,
+                api_base_url=s.api_base_url,
+                window_days=self.window_days,
+                queries_per_hour=self.queries_per_hour,
+                queries_per_second=self.queries_per_second,
             )
             label = None
         limiter = None

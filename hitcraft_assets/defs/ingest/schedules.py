@@ -1,6 +1,5 @@
 """The daily ingest job: yesterday plus a lookback window for late-arriving events, at 04:00."""
 
-
 from datetime import timedelta
 from zoneinfo import ZoneInfo
 

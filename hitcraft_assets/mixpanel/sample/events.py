@@ -341,7 +341,7 @@ def _expand_part(m: UserModel, plan: DayPlan, rng: np.random.Generator, inv: np.
     ustart[1:] = su[1:] != su[:-1]
     min_gap = int(sc.session_gap_min_minutes * 60)
     start = starts.copy()
-    for j in range(1, 8):  # sessions per user per day are capped well below this
+    for _ in range(1, 8):  # sessions per user per day are capped well below this
         idx = np.flatnonzero(~ustart)
         if not len(idx):
             break

@@ -23,12 +23,15 @@ def test_cli_backfill_is_one_run_through_the_instance(monkeypatch):
     hitcraft = str(Path(sys.executable).parent / "hitcraft")
     result = subprocess.run(
         [hitcraft, "backfill", "--start", str(first), "--end", str(last), "--url", "http://127.0.0.1:9"],
-        env=env, capture_output=True, text=True, timeout=600,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     output = result.stdout + result.stderr
     assert result.returncode == 0, output[-3000:]
     assert "completed_success" in output
-    assert "checks        4 passed, 0 failed" in output
+    assert "checks        4 passed, 0 failed, 0 warnings" in output
     assert "mixpanel/raw_events     3/3" in output
 
     monkeypatch.setenv("HITCRAFT_HOME", str(home))
@@ -45,7 +48,8 @@ def test_cli_backfill_is_one_run_through_the_instance(monkeypatch):
         assert event_runs[0].tags["dagster/asset_partition_range_start"] == str(first)
         assert event_runs[0].tags["dagster/asset_partition_range_end"] == str(last)
         assert instance.get_materialized_partitions(dg.AssetKey(["mixpanel", "raw_events"])) == {
-            str(first + timedelta(days=i)) for i in range(3)}
+            str(first + timedelta(days=i)) for i in range(3)
+        }
         with warehouse.connection() as conn, conn.cursor() as cur:
             cur.execute("select count(distinct partition_date), count(*) from raw.events")
             days, rows = cur.fetchone()
@@ -84,8 +88,9 @@ def test_dev_stops_ui_daemon_and_database_on_interrupt(signum):
     env = {k: v for k, v in os.environ.items() if not k.startswith(("HITCRAFT_", "DAGSTER_", "MIXPANEL_"))}
     env["HITCRAFT_HOME"] = str(home)
     hitcraft = str(Path(sys.executable).parent / "hitcraft")
-    proc = subprocess.Popen([hitcraft, "dev", "--port", str(port)], env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(
+        [hitcraft, "dev", "--port", str(port)], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
     try:
         deadline = time.monotonic() + 240
         while True:
@@ -107,3 +112,40 @@ def test_dev_stops_ui_daemon_and_database_on_interrupt(signum):
     finally:
         if proc.poll() is None:
             proc.kill()
+
+
+def test_simulate_writes_export_files_and_db_url_names_the_warehouse(tmp_path):
+    import orjson
+
+    hitcraft = str(Path(sys.executable).parent / "hitcraft")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("HITCRAFT_", "MIXPANEL_"))}
+    out = tmp_path / "export"
+    result = subprocess.run(
+        [
+            hitcraft,
+            "simulate",
+            "--start",
+            "2026-05-01",
+            "--end",
+            "2026-05-02",
+            "--scale",
+            "0.2",
+            "--anchor",
+            "2026-05-10",
+            "--out",
+            str(out),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    files = sorted(out.glob("export-*.ndjson"))
+    assert [f.name for f in files] == ["export-2026-05-01.ndjson", "export-2026-05-02.ndjson"]
+    first = orjson.loads(files[0].read_bytes().splitlines()[0])
+    assert {"event", "properties"} <= first.keys() and "$insert_id" in first["properties"]
+
+    env["HITCRAFT_DATABASE_URL"] = "postgresql://analyst:secret@db.example:5432/warehouse"
+    url = subprocess.run([hitcraft, "db", "url"], env=env, capture_output=True, text=True, timeout=60)
+    assert url.stdout.strip() == env["HITCRAFT_DATABASE_URL"]

@@ -14,8 +14,12 @@ def test_definitions_load_with_assets_checks_jobs_and_schedules():
     keys = {k.to_user_string() for k in graph.get_all_asset_keys()}
     assert keys == {"mixpanel/raw_events", "mixpanel/raw_profiles"}
     checks = {c.name for c in graph.asset_check_keys}
-    assert checks == {"raw_events_contract", "raw_events_quarantine_share", "raw_events_known_names",
-                      "raw_events_daily_volume"}
+    assert checks == {
+        "raw_events_contract",
+        "raw_events_quarantine_share",
+        "raw_events_known_names",
+        "raw_events_daily_volume",
+    }
     raw = graph.get(dg.AssetKey(["mixpanel", "raw_events"]))
     assert raw.backfill_policy == dg.BackfillPolicy.single_run()
     assert isinstance(raw.partitions_def, dg.DailyPartitionsDefinition)

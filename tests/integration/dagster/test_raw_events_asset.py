@@ -41,7 +41,10 @@ def test_range_materializes_in_one_step_and_checks_pass_then_block_on_corruption
     assert result.success
     materializations = result.get_asset_materialization_events()
     assert {m.partition for m in materializations if m.asset_key == raw_events.key} == {
-        "2026-06-01", "2026-06-02", "2026-06-03"}
+        "2026-06-01",
+        "2026-06-02",
+        "2026-06-03",
+    }
     metadata = materializations[0].event_specific_data.materialization.metadata
     assert metadata["sample_data"].value is True
     assert metadata["export_requests"].value == 1  # one export request for the whole range
@@ -51,12 +54,15 @@ def test_range_materializes_in_one_step_and_checks_pass_then_block_on_corruption
 
     # Corrupt one partition: events whose time lies on another day, and a missing insert id share.
     with conn.cursor() as cur:
-        cur.execute("update raw.events set event_time = event_time + interval '2 days' "
-                    "where partition_date = '2026-06-02' and event = 'Render Started'")
+        cur.execute(
+            "update raw.events set event_time = event_time + interval '2 days' "
+            "where partition_date = '2026-06-02' and event = 'Render Started'"
+        )
         assert cur.rowcount > 0
     conn.commit()
-    result = _run(dg.AssetSelection.checks_for_assets(raw_events) | dg.AssetSelection.assets(downstream_model),
-                  instance)
+    result = _run(
+        dg.AssetSelection.checks_for_assets(raw_events) | dg.AssetSelection.assets(downstream_model), instance
+    )
     evaluations = {e.check_name: e for e in result.get_asset_check_evaluations()}
     contract = evaluations["raw_events_contract"]
     assert not contract.passed and contract.severity == dg.AssetCheckSeverity.ERROR
@@ -73,7 +79,9 @@ def test_quarantine_share_check_fails_above_the_threshold(conn, sample_anchor):
         n = cur.fetchone()[0]
         cur.execute(
             "insert into raw.events_quarantine select '2026-06-01', '2026-06-01', '2026-06-03', g, 'invalid_json', "
-            "'test', 'x'::bytea, 'test', gen_random_uuid(), now() from generate_series(1, %s) g", (n // 4,))
+            "'test', 'x'::bytea, 'test', gen_random_uuid(), now() from generate_series(1, %s) g",
+            (n // 4,),
+        )
     conn.commit()
     result = _run(dg.AssetSelection.checks_for_assets(raw_events), instance)
     share = {e.check_name: e for e in result.get_asset_check_evaluations()}["raw_events_quarantine_share"]

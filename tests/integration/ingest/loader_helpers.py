@@ -32,6 +32,7 @@ def load(conn, days: list[date], lines: list[bytes], *, tz: str = "UTC", fail_fi
 
     def export(consume):
         if fail_first_after is not None:
+
             def broken():
                 yield from lines[:fail_first_after]
                 raise ConnectionResetError("stream cut")

@@ -14,10 +14,12 @@ from hitcraft_assets.mixpanel.sample import SampleMixpanelApp, Simulator, load_s
 
 def _client(now: datetime) -> MixpanelClient:
     app = SampleMixpanelApp(Simulator(load_scenario(), anchor_date=date(2026, 5, 1)), now=now)
-    config = MixpanelConfig(project_id="sample", username="sample", secret="sample",
-                            api_base_url="http://sample-mixpanel.local")
-    return MixpanelClient(config, transport=httpx.WSGITransport(app=app), limiter=RateLimiter.unlimited(),
-                          now=lambda: now)
+    config = MixpanelConfig(
+        project_id="sample", username="sample", secret="sample", api_base_url="http://sample-mixpanel.local"
+    )
+    return MixpanelClient(
+        config, transport=httpx.WSGITransport(app=app), limiter=RateLimiter.unlimited(), now=lambda: now
+    )
 
 
 def test_lookback_reload_adds_late_events(conn):

@@ -11,7 +11,6 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-
 from loader_helpers import at, checksum, line, load
 
 DAY = date(2026, 3, 10)
@@ -19,8 +18,13 @@ DAY = date(2026, 3, 10)
 
 def _good(n: int, day: date = DAY, tz: str = "UTC", prefix: str = "e") -> list[bytes]:
     return [
-        line("Render Started", at(day, (i * 24 / n)), distinct_id=f"u{i % 7}", **{"$insert_id": f"{prefix}{i}"},
-             mp_processing_time_ms=at(day, 23) * 1000)
+        line(
+            "Render Started",
+            at(day, (i * 24 / n)),
+            distinct_id=f"u{i % 7}",
+            **{"$insert_id": f"{prefix}{i}"},
+            mp_processing_time_ms=at(day, 23) * 1000,
+        )
         for i in range(n)
     ]
 
@@ -70,8 +74,12 @@ def test_a_failed_attempt_is_rolled_back_before_the_retry(conn):
 
 @pytest.mark.parametrize(
     "tz, day, hours",
-    [("America/New_York", date(2026, 3, 8), 23), ("America/New_York", date(2026, 11, 1), 25),
-     ("Europe/Berlin", date(2026, 3, 29), 23), ("Europe/Berlin", date(2026, 10, 25), 25)],
+    [
+        ("America/New_York", date(2026, 3, 8), 23),
+        ("America/New_York", date(2026, 11, 1), 25),
+        ("Europe/Berlin", date(2026, 3, 29), 23),
+        ("Europe/Berlin", date(2026, 10, 25), 25),
+    ],
 )
 def test_dst_days_have_their_true_length(conn, tz, day, hours):
     from datetime import timedelta
@@ -83,8 +91,9 @@ def test_dst_days_have_their_true_length(conn, tz, day, hours):
     assert (end - start) / 3600 == hours
     # one event every UTC hour across three local days
     first, last = utc_bounds_of_dates(before, after, tz)
-    lines = [line("Render Started", t, distinct_id="u", **{"$insert_id": str(t)})
-             for t in range(int(first), int(last), 3600)]
+    lines = [
+        line("Render Started", t, distinct_id="u", **{"$insert_id": str(t)}) for t in range(int(first), int(last), 3600)
+    ]
     result, _ = load(conn, [before, day, after], lines, tz=tz)
     assert result.rows_by_day[day] == hours
     with conn.cursor() as cur:
@@ -107,7 +116,8 @@ def lines():
         if i == 20000:
             open(marker, "w").close()   # the COPY is well under way: tell the test to kill us
             time.sleep(600)
-        yield line("Render Started", at(date(2026, 3, 10), (i % 86000) / 3600), distinct_id="new", **{"$insert_id": f"n{i}"})
+        t = at(date(2026, 3, 10), (i % 86000) / 3600)
+        yield line("Render Started", t, distinct_id="new", **{"$insert_id": f"n{i}"})
 load(conn, [date(2026, 3, 10)], lines())
 """
 
