@@ -151,3 +151,17 @@ class IteratorReader:
         return data
 
     readline = read
+
+
+def dbt_connection_env(url: str | None = None) -> dict[str, str]:
+    """`HITCRAFT_DBT_*` variables for dbt_project/profiles.yml from a libpq URL (a socket directory is a host)."""
+    from psycopg2.extensions import parse_dsn
+
+    params = parse_dsn(url or warehouse_url())
+    return {
+        "HITCRAFT_DBT_HOST": params.get("host", "localhost"),
+        "HITCRAFT_DBT_PORT": params.get("port", "5432"),
+        "HITCRAFT_DBT_USER": params.get("user", "postgres"),
+        "HITCRAFT_DBT_PASSWORD": params.get("password", ""),
+        "HITCRAFT_DBT_DBNAME": params.get("dbname", WAREHOUSE_DB),
+    }
