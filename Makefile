@@ -3,6 +3,11 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
+# dbt and dagster are called by name (dagster-dbt's preparer, dbt subprocesses): the venv's come first.
+export PATH := $(CURDIR)/$(BIN):$(PATH)
+
+MANIFEST := dbt_project/target/manifest.json
+DBT_SOURCES := $(shell find dbt_project/models dbt_project/macros dbt_project/seeds dbt_project/tests -type f 2>/dev/null) dbt_project/dbt_project.yml
 
 .PHONY: install demo dev test test-fast bench lint clean
 
@@ -13,7 +18,12 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-install: $(STAMP)
+# @dbt_assets read the manifest when the code location loads: parse the dbt project after any model change.
+$(MANIFEST): $(STAMP) $(DBT_SOURCES)
+	$(BIN)/dagster-dbt project prepare-and-package --file hitcraft_assets/defs/dbt/project.py
+	touch $(MANIFEST)
+
+install: $(STAMP) $(MANIFEST)
 
 demo: install            ## backfill the last 60 days of the sample Mixpanel, then keep the Dagster UI on :3000
 	$(BIN)/hitcraft demo

@@ -219,8 +219,30 @@ def main() -> None:
         "code_location_load_seconds": round(load_s, 2),
         "targets": {"loader_vs_bare_copy_ratio": ">= 0.5", "peak_mb": "< 500", "code_location_load_seconds": "< 3"},
     }
+    results["dbt"] = dbt_benchmarks()
     RESULTS.write_text(json.dumps(results, indent=2) + "\n")
     print(json.dumps(results, indent=2))
+
+
+def dbt_benchmarks() -> list[dict]:
+    """dbt build vs. raw ingest for each day count in HITCRAFT_BENCH_DBT_DAYS (default "1,30"), each in a
+    fresh embedded database."""
+    from benchmarks import dbt_bench
+    from hitcraft_assets import warehouse
+
+    out = []
+    for days in [int(d) for d in os.environ.get("HITCRAFT_BENCH_DBT_DAYS", "1,30").split(",") if d.strip()]:
+        home = Path(tempfile.mkdtemp(prefix=f"hcbd{days}-", dir="/tmp"))
+        os.environ["HITCRAFT_HOME"] = str(home)
+        warehouse.warehouse_url()
+        try:
+            print(f"dbt benchmark: {days} day(s) at scale {SCALE:g} …", flush=True)
+            result = dbt_bench.run(days, home)
+            print(json.dumps(result, indent=2), flush=True)
+            out.append(result)
+        finally:
+            warehouse.stop_embedded()
+    return out
 
 
 if __name__ == "__main__":

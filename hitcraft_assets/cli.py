@@ -135,13 +135,11 @@ def dev(
 
     runtime.interrupt_on_termination()
     try:
-        with runtime.dagster_dev(host, port) as server:
+        with _EmbeddedDatabase(), runtime.dagster_dev(host, port) as server:
             _say(f"Dagster UI: {server.url}  (Ctrl-C stops the UI, the daemon and the embedded database)")
             server.process.wait()
     except KeyboardInterrupt:
         pass
-    finally:
-        _stop_embedded_quietly()
 
 
 @app.command()
@@ -162,7 +160,7 @@ def demo(
     _say(f"HitCraft demo: {first}..{last} from {source}; data in {settings.hitcraft_home()}")
     runtime.interrupt_on_termination()
     try:
-        with runtime.dagster_dev(host, port if ui else None, quiet=True) as server:
+        with _EmbeddedDatabase(), runtime.dagster_dev(host, port if ui else None, quiet=True) as server:
             _run_backfill(server.url, first, last, title=f"demo {first}..{last}", only_missing=True)
             if ui:
                 _say(
@@ -172,8 +170,6 @@ def demo(
                 server.process.wait()
     except KeyboardInterrupt:
         pass
-    finally:
-        _stop_embedded_quietly()
 
 
 @app.command()
@@ -191,16 +187,22 @@ def backfill(
 
     first, last = _parse_day(start, "--start"), _parse_day(end, "--end")
     _check_range(first, last)
-    runtime.apply_environment()
+    runtime.interrupt_on_termination()
     try:
-        ready = runtime.webserver_ready(url)
-    except RuntimeError:
-        ready = False
-    if ready:
-        _run_backfill(url, first, last, title=f"cli {first}..{last}", only_missing=False)
-        return
-    with runtime.dagster_dev(quiet=True) as server:
-        _run_backfill(server.url, first, last, title=f"cli {first}..{last}", only_missing=False)
+        with _EmbeddedDatabase():
+            runtime.apply_environment()
+            try:
+                ready = runtime.webserver_ready(url)
+            except RuntimeError:
+                ready = False
+            if ready:
+                _run_backfill(url, first, last, title=f"cli {first}..{last}", only_missing=False)
+                return
+            with runtime.dagster_dev(quiet=True) as server:
+                _run_backfill(server.url, first, last, title=f"cli {first}..{last}", only_missing=False)
+    except KeyboardInterrupt:
+        raise UserError("interrupted; a launched backfill stays in the instance and resumes when `hitcraft dev` "
+                        "runs") from None
 
 
 @app.command()
@@ -270,12 +272,33 @@ def db_stop() -> None:
     _say("embedded PostgreSQL stopped" if warehouse.stop_embedded() else "embedded PostgreSQL was not running")
 
 
-def _stop_embedded_quietly() -> None:
-    """Stop the embedded server under $HITCRAFT_HOME, if one runs (an external database is not touched)."""
-    from hitcraft_assets import warehouse
+class _EmbeddedDatabase:
+    """Start the embedded PostgreSQL if needed; on exit stop it only if this command started it and no
+    other process (another `hitcraft` command, a notebook, psql) is still connected."""
 
-    if warehouse.stop_embedded():
-        _say("embedded PostgreSQL stopped")
+    def __enter__(self):
+        from hitcraft_assets import warehouse
+
+        self.started_here = not settings.external_database_url() and not warehouse.embedded_running()
+        warehouse.warehouse_url()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        from hitcraft_assets import warehouse
+
+        if not self.started_here:
+            return
+        stopped, clients = warehouse.stop_embedded_if_idle()
+        if stopped:
+            _say("embedded PostgreSQL stopped")
+        elif clients:
+            _say(f"embedded PostgreSQL left running: {clients} other connection(s) use it (`hitcraft db stop`)")
+
+
+def _scenario_error() -> type[Exception]:
+    from hitcraft_assets.mixpanel.sample import ScenarioError
+
+    return ScenarioError
 
 
 def main() -> None:
@@ -285,7 +308,7 @@ def main() -> None:
     warnings.filterwarnings("ignore", message=".*is currently in (beta|preview).*")
     try:
         app()
-    except (UserError, settings.ConfigError) as exc:
+    except (UserError, settings.ConfigError, _scenario_error()) as exc:
         _say(f"error: {exc}")
         sys.exit(2)
     except Exception as exc:

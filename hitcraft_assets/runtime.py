@@ -97,6 +97,9 @@ def dagster_dev(
     if port_in_use(host, port):
         raise RuntimeError(f"port {port} on {host} is already in use (is `hitcraft dev` running? use --port)")
     env = {**os.environ, **apply_environment()}
+    from hitcraft_assets.defs.dbt.project import prepare_manifest
+
+    prepare_manifest()  # once here, not in every Dagster process
     log_path = settings.hitcraft_home() / "dagster-dev.log"
     out = open(log_path, "ab") if quiet else None
     process = subprocess.Popen(

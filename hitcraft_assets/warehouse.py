@@ -68,6 +68,37 @@ def embedded_running() -> bool:
     return bool(info and info.is_running())
 
 
+def embedded_other_clients() -> int:
+    """Client connections to the embedded server other than this one (0 if it is not running)."""
+    if not embedded_running():
+        return 0
+    import psycopg2
+
+    conn = psycopg2.connect(embedded_server().get_uri("postgres"))
+    try:
+        with conn.cursor() as cur:
+            cur.execute(
+                "select count(*) from pg_stat_activity where backend_type = 'client backend' "
+                "and pid <> pg_backend_pid()"
+            )
+            return cur.fetchone()[0]
+    finally:
+        conn.close()
+
+
+def stop_embedded_if_idle(wait_s: float = 10.0) -> tuple[bool, int]:
+    """Stop the embedded server unless other clients stay connected for `wait_s` (processes that were
+    just told to stop may need a moment to close theirs). Returns (stopped, clients still connected)."""
+    import time
+
+    deadline = time.monotonic() + wait_s
+    while (clients := embedded_other_clients()) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    if clients:
+        return False, clients
+    return stop_embedded(), 0
+
+
 def stop_embedded() -> bool:
     """Stop the embedded server if it runs; returns whether it was running."""
     if not embedded_running():

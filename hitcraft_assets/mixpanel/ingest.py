@@ -58,7 +58,14 @@ def plan_windows(
                 f"reporting day {chunk[0]} starts after today ({project_today}) in the Mixpanel project's "
                 f"time zone {project_tz}: nothing can be exported yet"
             )
-        windows.append(ExportWindow(chunk, export_from, min(export_to, project_today)))
+        if export_to > project_today:
+            # Mixpanel answers 400 to a to_date after its today, and a clamped export would fill the last
+            # reporting day(s) only partly while marking them loaded.
+            raise ValueError(
+                f"reporting day {chunk[-1]} is not over yet in the Mixpanel project's export dates "
+                f"(it needs {export_to}, but today there is {project_today}); load it later"
+            )
+        windows.append(ExportWindow(chunk, export_from, export_to))
         i += size
     return windows
 

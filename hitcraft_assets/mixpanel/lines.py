@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import bisect
 import json
+import math
+import tempfile
 import time as _time
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -23,11 +25,15 @@ NOT_AN_OBJECT = "not_an_object"
 MISSING_EVENT = "missing_event"
 MISSING_PROPERTIES = "missing_properties"
 MISSING_TIME = "missing_time"
+INVALID_TIME = "invalid_time"
 NUL_CHARACTER = "nul_character"
+UNSTORABLE_JSON = "unstorable_json"
 OUTSIDE_EXPORT_WINDOW = "time_outside_export_window"
 
 MAX_QUARANTINED_LINE_BYTES = 1_000_000
 _CHUNK_CHARS = 1 << 16
+_MAX_EPOCH_S = 1e11  # above this, `time` is taken as milliseconds
+_MAX_EPOCH_MS = 1e14  # year ~5138 in ms: anything larger is not a time
 _COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
 
 
@@ -87,15 +93,6 @@ class DayGrid:
 
 
 @dataclass
-class QuarantinedLine:
-    partition_date: date | None
-    line_number: int
-    reason: str
-    detail: str
-    raw_line: bytes
-
-
-@dataclass
 class LineParser:
     """Turns export lines into COPY text chunks for the target days.
 
@@ -112,29 +109,38 @@ class LineParser:
     local_time_to_utc: Callable[[float], float] | None = None
     rows_by_day: Counter = field(default_factory=Counter)
     quarantine_reasons: Counter = field(default_factory=Counter)
-    quarantined: list[QuarantinedLine] = field(default_factory=list)
+    # COPY rows for raw.events_quarantine (the load appends its own columns); spooled to disk past 8 MB
+    quarantine_file: tempfile.SpooledTemporaryFile = field(
+        default_factory=lambda: tempfile.SpooledTemporaryFile(max_size=8 << 20, mode="w+b")
+    )
     skipped_other_days: int = 0
     lines: int = 0
     bytes: int = 0
 
     def _quarantine(self, line: bytes, reason: str, detail: str, day: date | None = None) -> None:
         self.quarantine_reasons[reason] += 1
-        self.quarantined.append(QuarantinedLine(day, self.lines, reason, detail, line[:MAX_QUARANTINED_LINE_BYTES]))
+        raw_hex = line[:MAX_QUARANTINED_LINE_BYTES].hex()
+        row = f"{copy_text(day)}\t{self.lines}\t{copy_text(reason)}\t{copy_text(detail[:500])}\t\\\\x{raw_hex}\n"
+        self.quarantine_file.write(row.encode("utf-8", "replace"))
+
+    @property
+    def quarantined(self) -> int:
+        return sum(self.quarantine_reasons.values())
 
     def copy_chunks(self, lines: Iterator[bytes]) -> Iterator[bytes]:
         """COPY text for `raw.events` (see RAW_EVENT_COPY_COLUMNS), in chunks of ~64 KiB."""
-        buffer: list[str] = []
+        buffer: list[bytes] = []
         size = 0
         for row in self._rows(lines):
             buffer.append(row)
             size += len(row)
             if size >= _CHUNK_CHARS:
-                yield "".join(buffer).encode()
+                yield b"".join(buffer)
                 buffer, size = [], 0
         if buffer:
-            yield "".join(buffer).encode()
+            yield b"".join(buffer)
 
-    def _rows(self, lines: Iterator[bytes]) -> Iterator[str]:
+    def _rows(self, lines: Iterator[bytes]) -> Iterator[bytes]:
         target, load_columns = self.target, self.load_columns
         first_day_start, last_day_end = target.start, target.end
         to_utc = self.local_time_to_utc
@@ -165,40 +171,55 @@ class LineParser:
             if isinstance(t, bool) or not isinstance(t, (int, float)):
                 self._quarantine(line, MISSING_TIME, f"properties.time is {t!r}"[:200])
                 continue
-            if t > 1e11:  # milliseconds (some ingestion paths send ms); export documents seconds
+            if not math.isfinite(t) or not 0 <= t < _MAX_EPOCH_MS:
+                self._quarantine(line, INVALID_TIME, f"properties.time {t!r} is not a plausible epoch time"[:200])
+                continue
+            if t > _MAX_EPOCH_S:  # milliseconds (some ingestion paths send ms); export documents seconds
                 t = t / 1000.0
             if to_utc is not None:
                 t = to_utc(t)
-            if b"\\u0000" in line and _contains_nul(record):
-                day = target.day_of(t)
-                self._quarantine(line, NUL_CHARACTER, "contains \\u0000, which PostgreSQL jsonb cannot store", day)
-                continue
             if not (self.export_start <= t < self.export_end):
                 self._quarantine(line, OUTSIDE_EXPORT_WINDOW, f"time {_utc_text(t)} outside the requested export")
                 continue
             if not (first_day_start <= t < last_day_end):
-                self.skipped_other_days += 1
+                self.skipped_other_days += 1  # its own day's load stores (or quarantines) it
                 continue
             day = target.day_of(t)
-            self.rows_by_day[day] += 1
-            processing = props.get("mp_processing_time_ms")
-            processing_text = (
-                _utc_text(processing / 1000.0)
-                if isinstance(processing, (int, float)) and not isinstance(processing, bool)
-                else "\\N"
-            )
+            if b"\\u0000" in line and _contains_nul(record):
+                self._quarantine(line, NUL_CHARACTER, "contains \\u0000, which PostgreSQL jsonb cannot store", day)
+                continue
             try:
-                props_json = dumps(props).decode()
-            except TypeError:
-                props_json = json.dumps(props, ensure_ascii=False)
-            distinct_id = props.get("distinct_id")
-            insert_id = props.get("$insert_id")
-            yield (
-                f"{day.isoformat()}\t{copy_text(event)}\t"
-                f"{copy_text(distinct_id) if distinct_id not in (None, '') else chr(92) + 'N'}\t"
-                f"{_utc_text(t)}\t{copy_text(insert_id)}\t{processing_text}\t"
-                f"{props_json.replace(chr(92), chr(92) * 2)}\t{load_columns}\n"
-            )
+                row = self._row(event, props, t, day, load_columns, dumps)
+            except (ValueError, TypeError, OverflowError, UnicodeEncodeError) as exc:
+                # e.g. lone surrogates or NaN that only the lenient parser accepted: valid input, not storable
+                self._quarantine(line, UNSTORABLE_JSON, f"{type(exc).__name__}: {exc}"[:300], day)
+                continue
+            self.rows_by_day[day] += 1
+            yield row
+
+    @staticmethod
+    def _row(event: str, props: dict, t: float, day: date, load_columns: str, dumps) -> bytes:
+        processing = props.get("mp_processing_time_ms")
+        processing_text = (
+            _utc_text(processing / 1000.0)
+            if isinstance(processing, (int, float))
+            and not isinstance(processing, bool)
+            and math.isfinite(processing)
+            and 0 <= processing < _MAX_EPOCH_MS
+            else "\\N"
+        )
+        try:
+            props_json = dumps(props).decode()
+        except TypeError:  # integers beyond 64 bits (the lenient parser's output)
+            props_json = json.dumps(props, ensure_ascii=False, allow_nan=False)
+        distinct_id = props.get("distinct_id")
+        insert_id = props.get("$insert_id")
+        return (
+            f"{day.isoformat()}\t{copy_text(event)}\t"
+            f"{copy_text(distinct_id) if distinct_id not in (None, '') else chr(92) + 'N'}\t"
+            f"{_utc_text(t)}\t{copy_text(insert_id)}\t{processing_text}\t"
+            f"{props_json.replace(chr(92), chr(92) * 2)}\t{load_columns}\n"
+        ).encode()
 
 
 def utc_bounds_of_dates(first: date, last: date, timezone: str) -> tuple[float, float]:

@@ -7,7 +7,6 @@ A crash anywhere before the commit leaves the previous contents; a re-run gives 
 
 from __future__ import annotations
 
-import io
 import logging
 import time
 import uuid
@@ -80,6 +79,10 @@ create table if not exists raw.loads (
     seconds                 double precision not null,
     loaded_at               timestamptz not null
 );
+alter table raw.loads add column if not exists lines bigint not null default 0;
+comment on table raw.events_quarantine is
+    'Export lines that could not be stored, byte for byte, with the reason. Rows with a partition_date are '
+    'replaced when that day is re-loaded; undated rows (unparseable lines) are an audit log per load_id.';
 """
 
 _DDL_LOCK = 7_301_001  # advisory lock id serialising DDL between concurrent runs
@@ -96,13 +99,25 @@ def partition_table(day: date) -> str:
     return f"raw.events_{day:%Y%m%d}"
 
 
-def ensure_partitions(cur, days: list[date]) -> None:
-    cur.execute("select pg_advisory_xact_lock(%s)", (_DDL_LOCK,))
-    for day in days:
+def ensure_partitions(conn, days: list[date]) -> None:
+    """Create missing day partitions in a short transaction of their own (DDL locks the parent table)."""
+    with conn.cursor() as cur:
         cur.execute(
-            f"create table if not exists {partition_table(day)} partition of raw.events for values from (%s) to (%s)",
-            (day, day + timedelta(days=1)),
+            "select c.relname from pg_inherits i join pg_class c on c.oid = i.inhrelid "
+            "join pg_class p on p.oid = i.inhparent join pg_namespace n on n.oid = p.relnamespace "
+            "where n.nspname = 'raw' and p.relname = 'events'"
         )
+        existing = {r[0] for r in cur.fetchall()}
+        missing = [d for d in days if partition_table(d).split(".")[1] not in existing]
+        if missing:
+            cur.execute("select pg_advisory_xact_lock(%s)", (_DDL_LOCK,))
+            for day in missing:
+                cur.execute(
+                    f"create table if not exists {partition_table(day)} partition of raw.events "
+                    "for values from (%s) to (%s)",
+                    (day, day + timedelta(days=1)),
+                )
+    conn.commit()
 
 
 @dataclass
@@ -166,23 +181,23 @@ def load_window(
         copy_text(v) for v in (source, export_from, export_to, load_id, loaded_at.isoformat(), client_version)
     )
     attempts = 0
+    ensure_partitions(conn, days)
     with conn.cursor() as cur:
-        ensure_partitions(cur, days)
         previous = day_counts(cur, days[0], days[-1])
-        cur.execute(f"truncate {', '.join(partition_table(d) for d in days)}")
-        cur.execute(
-            "delete from raw.events_quarantine where partition_date between %(a)s and %(b)s "
-            "or (partition_date is null and window_first >= %(a)s and window_last <= %(b)s)",
-            {"a": days[0], "b": days[-1]},
-        )
 
         def consume(lines: Iterator[bytes]) -> LineParser:
+            # Everything an attempt changes sits after a savepoint: a failed attempt rolls back and
+            # releases its locks while the client backs off.
             nonlocal attempts
             attempts += 1
             parser = LineParser(grid, *export_bounds_utc, load_columns, local_time_to_utc)
             reader = IteratorReader(parser.copy_chunks(lines))
             cur.execute("savepoint export_attempt")
             try:
+                cur.execute(f"truncate {', '.join(partition_table(d) for d in days)}")
+                cur.execute(
+                    "delete from raw.events_quarantine where partition_date between %s and %s", (days[0], days[-1])
+                )
                 cur.copy_expert(f"copy raw.events ({RAW_EVENT_COPY_COLUMNS}) from stdin", reader, size=1 << 16)
             except BaseException as exc:
                 cur.execute("rollback to savepoint export_attempt")
@@ -196,7 +211,9 @@ def load_window(
         _store_quarantine(cur, parser, days, source, load_id, loaded_at)
         seconds = time.monotonic() - started
         cur.execute(
-            "insert into raw.loads values (%s, 'events', %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+            "insert into raw.loads (load_id, kind, first_day, last_day, export_from, export_to, source, rows_loaded, "
+            "quarantined, skipped_other_days, bytes, attempts, seconds, loaded_at, lines) "
+            "values (%s, 'events', %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
             (
                 load_id,
                 days[0],
@@ -205,12 +222,13 @@ def load_window(
                 export_to,
                 source,
                 sum(parser.rows_by_day.values()),
-                sum(parser.quarantine_reasons.values()),
+                parser.quarantined,
                 parser.skipped_other_days,
                 parser.bytes,
                 attempts,
                 seconds,
                 loaded_at,
+                parser.lines,
             ),
         )
     conn.commit()
@@ -233,14 +251,19 @@ def load_window(
 def _store_quarantine(cur, parser: LineParser, days: list[date], source, load_id, loaded_at) -> None:
     if not parser.quarantined:
         return
-    buffer = io.StringIO()
-    for q in parser.quarantined:
-        values = (q.partition_date, days[0], days[-1], q.line_number, q.reason, q.detail)
-        buffer.write("\t".join(copy_text(v) for v in values))
-        buffer.write("\t\\\\x" + q.raw_line.hex() + "\t")
-        buffer.write("\t".join(copy_text(v) for v in (source, load_id, loaded_at.isoformat())) + "\n")
-    buffer.seek(0)
-    cur.copy_expert("copy raw.events_quarantine from stdin", buffer)
+    parser.quarantine_file.seek(0)
+    cur.execute(
+        "create temporary table quarantine_load (partition_date date, line_number bigint, reason text, "
+        "detail text, raw_line bytea) on commit drop"
+    )
+    cur.copy_expert("copy quarantine_load from stdin", parser.quarantine_file)
+    cur.execute(
+        "insert into raw.events_quarantine (partition_date, window_first, window_last, line_number, reason, detail, "
+        "raw_line, source, load_id, loaded_at) select partition_date, %s, %s, line_number, reason, detail, raw_line, "
+        "%s, %s, %s from quarantine_load",
+        (days[0], days[-1], source, load_id, loaded_at),
+    )
+    parser.quarantine_file.close()
 
 
 def window_statistics(conn, first: date, last: date) -> dict:

@@ -11,6 +11,7 @@ from hitcraft_assets.defs.partitions import daily_partitions
 
 RAW_EVENTS = dg.AssetKey(["mixpanel", "raw_events"])
 RAW_PROFILES = dg.AssetKey(["mixpanel", "raw_profiles"])
+MIXPANEL_POOL = "mixpanel_export"  # dagster.yaml limits every pool to one step at a time
 
 
 def _table(records: list[dict], columns: dict[str, str]) -> dg.TableMetadataValue:
@@ -24,6 +25,7 @@ def _table(records: list[dict], columns: dict[str, str]) -> dg.TableMetadataValu
     key=RAW_EVENTS,
     partitions_def=daily_partitions,
     backfill_policy=dg.BackfillPolicy.single_run(),
+    pool=MIXPANEL_POOL,
     group_name="ingest",
     kinds={"mixpanel", "postgres"},
     description=(
@@ -89,7 +91,10 @@ def raw_events(
     megabytes = sum(w.bytes for w in loads) / 1e6
     return dg.MaterializeResult(
         metadata={
-            "dagster/row_count": rows,
+            # One materialization event per day carries this metadata: the standard row count only where it
+            # is that day's own, the run's total under its own name.
+            **({"dagster/row_count": rows} if len(days) == 1 else {}),
+            "rows_in_run": rows,
             "source": source.label,
             "sample_data": source.is_sample,
             "days": f"{days[0]}..{days[-1]} ({len(days)})",
@@ -122,6 +127,7 @@ def raw_events(
 
 @dg.asset(
     key=RAW_PROFILES,
+    pool=MIXPANEL_POOL,
     group_name="ingest",
     kinds={"mixpanel", "postgres"},
     description="Mixpanel user profiles (Engage API) in `raw.profiles`, replaced atomically on each run.",

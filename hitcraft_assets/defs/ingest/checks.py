@@ -60,6 +60,32 @@ def _days(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource) 
     return row
 
 
+_CHECKS: dict = {}  # name -> (function(first, last, warehouse), blocking, description)
+
+
+def _check(*, blocking: bool, description: str):
+    def register(fn):
+        _CHECKS[fn.__name__] = (fn, blocking, description)
+        return fn
+
+    return register
+
+
+def _day_bounds_sql(first: date, last: date) -> str:
+    """VALUES of (day, UTC start, UTC end) for each reporting day, computed by Python's zoneinfo (the
+    loader's own rules), so the check does not depend on PostgreSQL's time-zone data."""
+    from hitcraft_assets.mixpanel.lines import utc_bounds_of_dates
+
+    tz = settings.reporting_timezone()
+    rows = []
+    day = first
+    while day <= last:
+        start, end = utc_bounds_of_dates(day, day, tz)
+        rows.append(f"(date '{day}', to_timestamp({start}), to_timestamp({end}))")
+        day += timedelta(days=1)
+    return "select * from (values " + ", ".join(rows) + ") as b(day, day_start, day_end)"
+
+
 def _result(
     outcomes, days: tuple[date, date], *, severity: dg.AssetCheckSeverity, summary: str, **extra
 ) -> dg.AssetCheckResult:
@@ -81,19 +107,16 @@ def _result(
     )
 
 
-@dg.asset_check(
-    asset=RAW_EVENTS,
+@_check(
     blocking=True,
     description="Columns and types match the raw contract; event and $insert_id present; every "
     "event_time lies inside its partition's reporting day.",
 )
-def raw_events_contract(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource) -> dg.AssetCheckResult:
+def raw_events_contract(first: date, last: date, warehouse: WarehouseResource) -> dg.AssetCheckResult:
     import great_expectations.expectations as gxe
 
     from hitcraft_assets.data_quality import validate_query
 
-    first, last = _days(context, warehouse)
-    tz = settings.reporting_timezone().replace("'", "")
     url = warehouse.sqlalchemy_url()
     schema = validate_query(
         url,
@@ -102,53 +125,70 @@ def raw_events_contract(context: dg.AssetCheckExecutionContext, warehouse: Wareh
         [gxe.ExpectColumnDistinctValuesToEqualSet(column="column_type", value_set=sorted(EXPECTED_COLUMNS))],
         name="raw_events_schema",
     )
+    bounds = _day_bounds_sql(first, last)
     rows = validate_query(
         url,
-        f"select event, insert_id, event_time, partition_date, "
-        f"(event_time at time zone '{tz}')::date as event_day "
-        f"from raw.events where partition_date between '{first}' and '{last}'",
+        f"select e.event, e.insert_id, e.event_time, "
+        f"(e.event_time >= b.day_start and e.event_time < b.day_end) as time_in_partition "
+        f"from raw.events e join ({bounds}) b on b.day = e.partition_date "
+        f"where e.partition_date between '{first}' and '{last}'",
         [
             gxe.ExpectColumnValuesToNotBeNull(column="event"),
             gxe.ExpectColumnValuesToNotBeNull(column="event_time"),
             gxe.ExpectColumnValuesToNotBeNull(column="insert_id", mostly=MIN_INSERT_ID_SHARE),
-            gxe.ExpectColumnPairValuesToBeEqual(column_A="event_day", column_B="partition_date"),
+            gxe.ExpectColumnValuesToBeInSet(column="time_in_partition", value_set=[True]),
         ],
         name="raw_events_rows",
     )
+    # A day with no events after days that had some is an outage or a broken load, not a quiet day.
+    empty = validate_query(
+        url,
+        f"select b.day, case when exists (select 1 from raw.events h where h.partition_date between b.day - 28 "
+        f"and b.day - 1) then (select count(*) from raw.events e where e.partition_date = b.day) end "
+        f"as rows_on_day_with_history from ({bounds}) b",
+        [gxe.ExpectColumnValuesToBeBetween(column="rows_on_day_with_history", min_value=1)],
+        name="raw_events_non_empty_days",
+    )
     return _result(
-        schema + rows,
+        schema + rows + empty,
         (first, last),
         severity=dg.AssetCheckSeverity.ERROR,
         summary=f"contract holds for {first}..{last}",
     )
 
 
-@dg.asset_check(
-    asset=RAW_EVENTS,
+@_check(
     blocking=True,
     description=f"Share of export lines quarantined per day stays below "
     f"{MAX_QUARANTINE_SHARE:.1%} (HITCRAFT_MAX_QUARANTINE_SHARE).",
 )
-def raw_events_quarantine_share(
-    context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource
-) -> dg.AssetCheckResult:
+def raw_events_quarantine_share(first: date, last: date, warehouse: WarehouseResource) -> dg.AssetCheckResult:
     import great_expectations.expectations as gxe
 
     from hitcraft_assets.data_quality import validate_query
 
-    first, last = _days(context, warehouse)
+    # Dated lines count against their day; undated ones (unparseable) against the whole load they came in,
+    # for the loads that currently hold each day.
+    current_loads = f"""
+        select distinct on (d.day) l.load_id, l.lines
+        from generate_series('{first}'::date, '{last}'::date, interval '1 day') as d(day)
+        join raw.loads l on l.kind = 'events' and d.day::date between l.first_day and l.last_day
+        order by d.day, l.loaded_at desc"""
     query = f"""
-        with days as (select generate_series('{first}'::date, '{last}'::date, interval '1 day')::date as day),
-        stored as (select partition_date as day, count(*) as n from raw.events
-                   where partition_date between '{first}' and '{last}' group by 1),
-        quarantined as (
-            select d.day, count(q.*) as n from days d
-            join raw.events_quarantine q on q.partition_date = d.day
-                or (q.partition_date is null and d.day = q.window_first)
-            group by 1)
-        select d.day, coalesce(s.n, 0) as stored, coalesce(q.n, 0) as quarantined,
+        with stored as (select partition_date as day, count(*) as n from raw.events
+                        where partition_date between '{first}' and '{last}' group by 1),
+        dated as (select partition_date as day, count(*) as n from raw.events_quarantine
+                  where partition_date between '{first}' and '{last}' group by 1),
+        loads as (select distinct load_id, lines from ({current_loads}) c),
+        undated as (select q.load_id, count(*) as n from raw.events_quarantine q
+                    join loads using (load_id) where q.partition_date is null group by 1)
+        select 'day ' || d.day as scope, coalesce(q.n, 0) as quarantined,
                coalesce(q.n, 0)::float / greatest(coalesce(s.n, 0) + coalesce(q.n, 0), 1) as quarantine_share
-        from days d left join stored s using (day) left join quarantined q using (day)
+        from generate_series('{first}'::date, '{last}'::date, interval '1 day') as d(day)
+        left join stored s on s.day = d.day::date left join dated q on q.day = d.day::date
+        union all
+        select 'load ' || u.load_id, u.n, u.n::float / greatest(l.lines, 1)
+        from undated u join loads l using (load_id)
     """
     outcomes = validate_query(
         warehouse.sqlalchemy_url(),
@@ -158,8 +198,9 @@ def raw_events_quarantine_share(
     )
     with warehouse.connection() as conn, conn.cursor() as cur:
         cur.execute(
-            f"select reason, count(*) from raw.events_quarantine where partition_date between '{first}' and '{last}' "
-            f"or (partition_date is null and window_first between '{first}' and '{last}') group by 1 order by 2 desc"
+            f"select reason, count(*) from raw.events_quarantine q where q.partition_date between '{first}' and "
+            f"'{last}' or (q.partition_date is null and q.load_id in (select load_id from ({current_loads}) c)) "
+            "group by 1 order by 2 desc"
         )
         reasons = {r: n for r, n in cur.fetchall()}
     return _result(
@@ -171,18 +212,16 @@ def raw_events_quarantine_share(
     )
 
 
-@dg.asset_check(
-    asset=RAW_EVENTS,
+@_check(
     blocking=False,
     description="Event names are in the event catalog (dbt_project/seeds/event_catalog.csv); "
     "an unknown name warns (a new tracking plan entry, or a typo in instrumentation).",
 )
-def raw_events_known_names(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource) -> dg.AssetCheckResult:
+def raw_events_known_names(first: date, last: date, warehouse: WarehouseResource) -> dg.AssetCheckResult:
     import great_expectations.expectations as gxe
 
     from hitcraft_assets.data_quality import validate_query
 
-    first, last = _days(context, warehouse)
     with EVENT_CATALOG.open(newline="") as f:
         catalog = sorted(row["event"] for row in csv.DictReader(f))
     outcomes = validate_query(
@@ -200,32 +239,31 @@ def raw_events_known_names(context: dg.AssetCheckExecutionContext, warehouse: Wa
     )
 
 
-@dg.asset_check(
-    asset=RAW_EVENTS,
+@_check(
     blocking=False,
     description=f"Each day's row count is within ×{VOLUME_DEVIATION_FACTOR:g} of the median of the same "
     "weekday over the previous 28 days (HITCRAFT_VOLUME_DEVIATION_FACTOR); days without history pass.",
 )
-def raw_events_daily_volume(
-    context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource
-) -> dg.AssetCheckResult:
+def raw_events_daily_volume(first: date, last: date, warehouse: WarehouseResource) -> dg.AssetCheckResult:
     import great_expectations.expectations as gxe
 
     from hitcraft_assets.data_quality import validate_query
 
-    first, last = _days(context, warehouse)
     history_start = first - timedelta(days=28)
     query = f"""
-        with counts as (select partition_date as day, count(*)::float as n from raw.events
-                        where partition_date between '{history_start}' and '{last}' group by 1)
+        with loaded as (select partition_date as day, count(*)::float as n from raw.events
+                        where partition_date between '{history_start}' and '{last}' group by 1),
+        counts as (select d.day::date as day, coalesce(l.n, 0) as n
+                   from generate_series('{history_start}'::date, '{last}'::date, interval '1 day') as d(day)
+                   left join loaded l on l.day = d.day::date
+                   where d.day::date >= (select min(day) from loaded)),
+        ratios as (
         select t.day, t.n as events,
                (select percentile_cont(0.5) within group (order by h.n) from counts h
                 where h.day < t.day and h.day >= t.day - 28 and extract(isodow from h.day) = extract(isodow from t.day)
-               ) as weekday_median,
-               t.n / nullif((select percentile_cont(0.5) within group (order by h.n) from counts h
-                where h.day < t.day and h.day >= t.day - 28 and extract(isodow from h.day) = extract(isodow from t.day)
-               ), 0) as ratio_to_median
-        from counts t where t.day between '{first}' and '{last}'
+               ) as weekday_median
+        from counts t where t.day between '{first}' and '{last}')
+        select day, events, weekday_median, events / nullif(weekday_median, 0) as ratio_to_median from ratios
     """
     factor = VOLUME_DEVIATION_FACTOR
     outcomes = validate_query(
@@ -242,4 +280,27 @@ def raw_events_daily_volume(
     )
 
 
-raw_event_checks = [raw_events_contract, raw_events_quarantine_share, raw_events_known_names, raw_events_daily_volume]
+@dg.multi_asset_check(
+    specs=[
+        dg.AssetCheckSpec(name, asset=RAW_EVENTS, blocking=blocking, description=description)
+        for name, (_, blocking, description) in _CHECKS.items()
+    ],
+    name="raw_events_checks",
+)
+def raw_events_checks(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource):
+    """All raw-event checks in one step: one process and one GX import instead of one per check."""
+    first, last = _days(context, warehouse)
+    context.log.info(f"checking raw.events for {first}..{last}")
+    for name, (check, _, _) in _CHECKS.items():
+        result = check(first, last, warehouse)
+        yield dg.AssetCheckResult(
+            check_name=name,
+            asset_key=RAW_EVENTS,
+            passed=result.passed,
+            severity=result.severity,
+            description=result.description,
+            metadata=result.metadata,
+        )
+
+
+raw_event_checks = [raw_events_checks]

@@ -10,19 +10,14 @@ from hitcraft_assets import settings
 from hitcraft_assets.defs.ingest.assets import RAW_EVENTS, RAW_PROFILES
 from hitcraft_assets.defs.partitions import daily_partitions
 
-MIXPANEL_EXPORT_TAG = {"hitcraft/mixpanel-export": "true"}  # limited to one run at a time in dagster.yaml
-
 daily_ingest_job = dg.define_asset_job(
     "daily_ingest",
     selection=dg.AssetSelection.assets(RAW_EVENTS),  # with its asset checks
     partitions_def=daily_partitions,
-    tags=MIXPANEL_EXPORT_TAG,
     description="Load reporting days from the Mixpanel export into raw.events and check them.",
 )
 
-profiles_job = dg.define_asset_job(
-    "refresh_profiles", selection=dg.AssetSelection.assets(RAW_PROFILES), tags=MIXPANEL_EXPORT_TAG
-)
+profiles_job = dg.define_asset_job("refresh_profiles", selection=dg.AssetSelection.assets(RAW_PROFILES))
 
 
 def daily_range(scheduled_day, lookback: int) -> tuple[str, str]:

@@ -12,14 +12,20 @@ def test_definitions_load_with_assets_checks_jobs_and_schedules():
 
     graph = defs.resolve_asset_graph()
     keys = {k.to_user_string() for k in graph.get_all_asset_keys()}
-    assert keys == {"mixpanel/raw_events", "mixpanel/raw_profiles"}
+    assert {"mixpanel/raw_events", "mixpanel/raw_profiles", "staging/stg_events", "staging/int_identity_map"} <= keys
     checks = {c.name for c in graph.asset_check_keys}
-    assert checks == {
+    assert {
         "raw_events_contract",
         "raw_events_quarantine_share",
         "raw_events_known_names",
         "raw_events_daily_volume",
-    }
+    } <= checks
+    # dbt models hang off the raw assets, and the daily ones share their partitions and backfill policy
+    stg = graph.get(dg.AssetKey(["staging", "stg_events"]))
+    assert dg.AssetKey(["mixpanel", "raw_events"]) in stg.parent_keys
+    assert stg.partitions_def == graph.get(dg.AssetKey(["mixpanel", "raw_events"])).partitions_def
+    assert stg.backfill_policy == dg.BackfillPolicy.single_run()
+    assert {"dbt", "postgres"} <= set(stg.kinds)
     raw = graph.get(dg.AssetKey(["mixpanel", "raw_events"]))
     assert raw.backfill_policy == dg.BackfillPolicy.single_run()
     assert isinstance(raw.partitions_def, dg.DailyPartitionsDefinition)

@@ -29,11 +29,11 @@ def test_dedup_identity_merge_and_kept_anonymous_rows(conn, raw, dbt, fresh_mode
         conn, "select event_date::text, event, user_key, insert_id from staging.stg_events order by event_time, event"
     )
     assert rows == [
-        ("2026-03-02", "Prompt Selected", "u1", "Prompt Selected-dev-a-%d" % ts(D1, 10)),
-        ("2026-03-03", "Sign Up", "u1", "Sign Up-u1-%d" % ts(D2, 9)),
-        ("2026-03-03", "Sketch Uploaded", "u1", "Sketch Uploaded-u1-%d" % ts(D2, 9, 5)),
+        ("2026-03-02", "Prompt Selected", "u1", f"Prompt Selected-dev-a-{ts(D1, 10)}"),
+        ("2026-03-03", "Sign Up", "u1", f"Sign Up-u1-{ts(D2, 9)}"),
+        ("2026-03-03", "Sketch Uploaded", "u1", f"Sketch Uploaded-u1-{ts(D2, 9, 5)}"),
         ("2026-03-03", "Render Started", "u1", "r1"),
-        ("2026-03-03", "Message Sent", "device:dev-b", "Message Sent-dev-b-%d" % ts(D2, 11)),
+        ("2026-03-03", "Message Sent", "device:dev-b", f"Message Sent-dev-b-{ts(D2, 11)}"),
         ("2026-03-03", "Message Sent", None, "no-id"),
     ]
     # of the render copies the first processed is kept

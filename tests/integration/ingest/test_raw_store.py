@@ -39,17 +39,31 @@ def test_each_bad_line_kind_is_quarantined_with_its_reason(conn):
         "nul_character": line("Render Started", at(DAY, 11), distinct_id="u1", prompt_text="bad\x00byte"),
         "time_outside_export_window": line("Render Started", at(date(2026, 3, 12), 1), distinct_id="u1"),
     }
+    t = at(DAY, 12)
+    unstorable = {  # valid to a lenient parser, but no timestamp / jsonb can hold them
+        "invalid_time": [
+            b'{"event": "Render Started", "properties": {"time": NaN, "distinct_id": "u1"}}',
+            b'{"event": "Render Started", "properties": {"time": Infinity, "distinct_id": "u1"}}',
+            b'{"event": "Render Started", "properties": {"time": 1e20, "distinct_id": "u1"}}',
+        ],
+        "unstorable_json": [
+            b'{"event": "Render Started", "properties": {"time": %d, "name": "\\ud83d"}}' % t,
+            b'{"event": "Render Started", "properties": {"time": %d, "big": 123456789012345678901234567890, '
+            b'"x": NaN}}' % t,
+        ],
+    }
     no_distinct_id = line("Sign Up", at(DAY, 9), **{"$insert_id": "anon"})
-    result, _ = load(conn, [DAY], _good(20) + list(bad.values()) + [no_distinct_id])
+    extra = [line for lines in unstorable.values() for line in lines]
+    result, _ = load(conn, [DAY], _good(20) + list(bad.values()) + [no_distinct_id] + extra)
 
     assert result.rows_by_day == {DAY: 21}
-    assert result.quarantine_reasons == {reason: 1 for reason in bad}
+    assert result.quarantine_reasons == {**{reason: 1 for reason in bad}, "invalid_time": 3, "unstorable_json": 2}
     with conn.cursor() as cur:
         cur.execute("select reason, raw_line from raw.events_quarantine order by line_number")
         stored = {reason: bytes(raw) for reason, raw in cur.fetchall()}
         cur.execute("select count(*) from raw.events where distinct_id is null")
         assert cur.fetchone()[0] == 1  # kept, not dropped
-    assert stored == bad  # every bad line kept byte for byte
+    assert {r: v for r, v in stored.items() if r in bad} == bad  # every bad line kept byte for byte
 
 
 def test_rerun_replaces_the_day_exactly(conn):
@@ -143,3 +157,16 @@ def test_killed_load_leaves_the_previous_partition(conn, warehouse_url, tmp_path
     conn.rollback()
     time.sleep(0.5)  # the server notices the dead client and aborts its transaction
     assert checksum(conn, DAY, DAY) == before
+
+
+def test_a_reporting_day_not_yet_over_in_mixpanels_dates_is_refused():
+    from hitcraft_assets.mixpanel.ingest import plan_windows
+
+    # 02:00 in New York on 2026-11-21 = 2026-11-20 in Los Angeles: UTC dates 11-20..11-21 are needed for the
+    # New York day 11-20, but "today" for the project is still 11-20.
+    with pytest.raises(ValueError, match="not over yet"):
+        plan_windows([date(2026, 11, 20)], reporting_tz="America/New_York", project_tz="UTC", window_days=30,
+                     project_today=date(2026, 11, 20))
+    (window,) = plan_windows([date(2026, 11, 20)], reporting_tz="America/New_York", project_tz="UTC",
+                             window_days=30, project_today=date(2026, 11, 21))
+    assert (window.export_from, window.export_to) == (date(2026, 11, 20), date(2026, 11, 21))
