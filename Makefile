@@ -32,10 +32,10 @@ dev: install             ## only the Dagster UI (and daemon) on the existing dat
 	$(BIN)/hitcraft dev
 
 test: install            ## the whole suite against a real embedded PostgreSQL
-	$(BIN)/python -m pytest -n 2 --durations=15
+	$(BIN)/python -m pytest -n 2 --dist loadfile --durations=15
 
 test-fast: install       ## without the slow end-to-end tests
-	$(BIN)/python -m pytest -n 2 -m "not slow"
+	$(BIN)/python -m pytest -n 2 --dist loadfile -m "not slow"
 
 bench: install           ## benchmarks; results in benchmarks/results.json (quoted in the README)
 	$(BIN)/python -m benchmarks.run

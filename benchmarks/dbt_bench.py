@@ -28,8 +28,16 @@ def _ingest(url: str, days: int) -> dict:
     with warehouse.connection() as conn, MixpanelClient(config, limiter=RateLimiter.unlimited()) as client:
         ensure_schema(conn)
         started = time.monotonic()
-        loads = load_days(conn, client, [first + timedelta(days=i) for i in range(days)], reporting_tz="UTC",
-                          source="bench", client_version="bench", project_today=ANCHOR, progress=print)
+        loads = load_days(
+            conn,
+            client,
+            [first + timedelta(days=i) for i in range(days)],
+            reporting_tz="UTC",
+            source="bench",
+            client_version="bench",
+            project_today=ANCHOR,
+            progress=print,
+        )
         seconds = time.monotonic() - started
     return {"first": str(first), "last": str(DAY), "rows": sum(w.rows for w in loads), "seconds": seconds}
 
@@ -39,14 +47,27 @@ def _dbt(args: list[str], work: Path) -> tuple[float, list[dict]]:
 
     env = {**os.environ, **warehouse.dbt_connection_env(), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
     target = work / "target"
-    cmd = [DBT, *args, "--project-dir", str(ROOT / "dbt_project"), "--profiles-dir", str(ROOT / "dbt_project"),
-           "--target-path", str(target), "--log-path", str(work / "logs")]
+    cmd = [
+        DBT,
+        *args,
+        "--project-dir",
+        str(ROOT / "dbt_project"),
+        "--profiles-dir",
+        str(ROOT / "dbt_project"),
+        "--target-path",
+        str(target),
+        "--log-path",
+        str(work / "logs"),
+    ]
     started = time.monotonic()
     subprocess.run(cmd, env=env, check=True, capture_output=True)
     seconds = time.monotonic() - started
     results = json.loads((target / "run_results.json").read_text())["results"]
-    timings = [{"node": r["unique_id"], "status": r["status"], "seconds": round(r["execution_time"], 2)}
-               for r in results if r["unique_id"].startswith(("model.", "seed."))]
+    timings = [
+        {"node": r["unique_id"], "status": r["status"], "seconds": round(r["execution_time"], 2)}
+        for r in results
+        if r["unique_id"].startswith(("model.", "seed."))
+    ]
     return seconds, timings
 
 

@@ -201,8 +201,9 @@ def backfill(
             with runtime.dagster_dev(quiet=True) as server:
                 _run_backfill(server.url, first, last, title=f"cli {first}..{last}", only_missing=False)
     except KeyboardInterrupt:
-        raise UserError("interrupted; a launched backfill stays in the instance and resumes when `hitcraft dev` "
-                        "runs") from None
+        raise UserError(
+            "interrupted; a launched backfill stays in the instance and resumes when `hitcraft dev` runs"
+        ) from None
 
 
 @app.command()

@@ -43,7 +43,24 @@ class Dbt:
         ]
         if vars:
             cmd += ["--vars", json.dumps(vars)]
-        result = subprocess.run(cmd, env=self.env, capture_output=True, text=True, timeout=900)
+        try:
+            result = subprocess.run(cmd, env=self.env, capture_output=True, text=True, timeout=900)
+        except subprocess.TimeoutExpired:
+            self._terminate_dbt_queries()  # else the next test waits forever on its locks
+            raise
+        return self._checked(args, result, check)
+
+    def _terminate_dbt_queries(self) -> None:
+        conn = warehouse.connect(self.url)
+        conn.autocommit = True
+        with conn.cursor() as cur:
+            cur.execute(
+                "select pg_terminate_backend(pid) from pg_stat_activity "
+                "where application_name like 'dbt%%' and pid <> pg_backend_pid()"
+            )
+        conn.close()
+
+    def _checked(self, args, result, check):
         if check and result.returncode != 0:
             raise AssertionError(f"dbt {' '.join(args)} failed:\n{result.stdout[-6000:]}\n{result.stderr[-2000:]}")
         return result

@@ -165,8 +165,18 @@ def test_a_reporting_day_not_yet_over_in_mixpanels_dates_is_refused():
     # 02:00 in New York on 2026-11-21 = 2026-11-20 in Los Angeles: UTC dates 11-20..11-21 are needed for the
     # New York day 11-20, but "today" for the project is still 11-20.
     with pytest.raises(ValueError, match="not over yet"):
-        plan_windows([date(2026, 11, 20)], reporting_tz="America/New_York", project_tz="UTC", window_days=30,
-                     project_today=date(2026, 11, 20))
-    (window,) = plan_windows([date(2026, 11, 20)], reporting_tz="America/New_York", project_tz="UTC",
-                             window_days=30, project_today=date(2026, 11, 21))
+        plan_windows(
+            [date(2026, 11, 20)],
+            reporting_tz="America/New_York",
+            project_tz="UTC",
+            window_days=30,
+            project_today=date(2026, 11, 20),
+        )
+    (window,) = plan_windows(
+        [date(2026, 11, 20)],
+        reporting_tz="America/New_York",
+        project_tz="UTC",
+        window_days=30,
+        project_today=date(2026, 11, 21),
+    )
     assert (window.export_from, window.export_to) == (date(2026, 11, 20), date(2026, 11, 21))
