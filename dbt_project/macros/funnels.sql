@@ -43,18 +43,7 @@
 {%- endmacro %}
 
 {# Median as an aggregate (continuous: the mean of the two middle values); nulls ignored. #}
-{% macro product_median(expr) -%}
-    {{ return(adapter.dispatch('product_median', 'hitcraft')(expr)) }}
-{%- endmacro %}
-{% macro default__product_median(expr) -%}
-    percentile_cont(0.5) within group (order by {{ expr }})
-{%- endmacro %}
-
 {# numerator / denominator as a float; null when the denominator is 0 or null. #}
-{% macro product_ratio(numerator, denominator) -%}
-    case when ({{ denominator }}) > 0 then cast({{ numerator }} as {{ dbt.type_float() }}) / ({{ denominator }}) end
-{%- endmacro %}
-
 {# Monday of the ISO week of a date, as a date. #}
 {% macro product_week_start(date_expr) -%}
     cast({{ dbt.date_trunc('week', date_expr) }} as date)

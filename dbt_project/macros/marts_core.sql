@@ -21,8 +21,8 @@
 
 {# numerator / denominator as a float; null when the denominator is 0 or null. #}
 {% macro safe_ratio(numerator, denominator) -%}
-    case when {{ denominator }} > 0
-         then cast({{ numerator }} as {{ dbt.type_float() }}) / {{ denominator }} end
+    case when ({{ denominator }}) > 0
+         then cast({{ numerator }} as {{ dbt.type_float() }}) / ({{ denominator }}) end
 {%- endmacro %}
 
 {# An ISO-8601 text timestamp without zone (Mixpanel's $created, UTC) as a timestamp with time zone; bad text is null. #}

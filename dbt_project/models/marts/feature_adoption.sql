@@ -46,7 +46,7 @@ weekly as (
         w.week_start,
         coalesce(a.adopters, 0) as adopters,
         w.active_users,
-        {{ product_ratio('coalesce(a.adopters, 0)', 'w.active_users') }} as adoption_rate
+        {{ safe_ratio('coalesce(a.adopters, 0)', 'w.active_users') }} as adoption_rate
     from (select distinct feature from features) as f
     cross join weekly_active as w
     left join weekly_adopters as a on a.feature = f.feature and a.week_start = w.week_start
@@ -122,6 +122,6 @@ final as (
 
 select
     final.*,
-    {{ product_ratio('d30_adopters_retained', 'd30_adopters') }} as d30_retention_adopters,
-    {{ product_ratio('d30_non_adopters_retained', 'd30_non_adopters') }} as d30_retention_non_adopters
+    {{ safe_ratio('d30_adopters_retained', 'd30_adopters') }} as d30_retention_adopters,
+    {{ safe_ratio('d30_non_adopters_retained', 'd30_non_adopters') }} as d30_retention_non_adopters
 from final

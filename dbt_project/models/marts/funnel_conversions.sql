@@ -40,7 +40,7 @@ reached as (
         {% if name == 'all' %}cast('all' as {{ dbt.type_string() }}){% else %}{{ name }}{% endif %} as breakdown_value,
         step,
         count(*) as users,
-        {{ product_median('seconds_from_entry') }} as median_seconds_from_entry,
+        {{ median('seconds_from_entry') }} as median_seconds_from_entry,
         min(case when is_window_complete then 1 else 0 end) as all_windows_complete
     from step_rows
     group by funnel_name, entry_date, step{% if name != 'all' %}, {{ name }}{% endif %}
@@ -109,8 +109,8 @@ select
     users,
     first_step_users,
     coalesce(previous_step_users, users) as previous_step_users,
-    {{ product_ratio('users', 'first_step_users') }} as conversion_from_first,
-    {{ product_ratio('users', 'coalesce(previous_step_users, users)') }} as conversion_from_previous,
+    {{ safe_ratio('users', 'first_step_users') }} as conversion_from_first,
+    {{ safe_ratio('users', 'coalesce(previous_step_users, users)') }} as conversion_from_previous,
     coalesce(previous_step_users, users) - users as drop_off_users,
     median_seconds_from_entry,
     all_windows_complete = 1 as is_window_complete

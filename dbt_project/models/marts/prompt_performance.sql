@@ -159,7 +159,7 @@ window_medians as (
         g.prompt_id,
         g.metric_date,
         g.window_days,
-        {{ product_median('r.seconds_to_complete') }} as median_seconds_to_complete
+        {{ median('r.seconds_to_complete') }} as median_seconds_to_complete
     from grid as g
     inner join renders as r
         on r.prompt_id = g.prompt_id and r.start_date between g.window_start and g.metric_date
@@ -178,12 +178,12 @@ select
     coalesce(c.selections, 0) as selections,
     coalesce(c.renders_started, 0) as renders_started,
     coalesce(c.renders_completed, 0) as renders_completed,
-    {{ product_ratio('c.renders_completed', 'c.renders_started') }} as completion_rate,
+    {{ safe_ratio('c.renders_completed', 'c.renders_started') }} as completion_rate,
     m.median_seconds_to_complete,
     coalesce(c.downloads, 0) as downloads,
     coalesce(c.likes, 0) as likes,
     coalesce(c.dislikes, 0) as dislikes,
-    {{ product_ratio('c.likes', 'c.likes + c.dislikes') }} as likes_ratio
+    {{ safe_ratio('c.likes', 'c.likes + c.dislikes') }} as likes_ratio
 from grid as g
 inner join prompts as p on p.prompt_id = g.prompt_id
 left join window_counts as c

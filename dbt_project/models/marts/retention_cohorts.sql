@@ -108,9 +108,9 @@ select
     g.period_end,
     g.cohort_users,
     coalesce(b.retained_users, 0) as retained_users,
-    {{ product_ratio('coalesce(b.retained_users, 0)', 'g.cohort_users') }} as retention_rate,
+    {{ safe_ratio('coalesce(b.retained_users, 0)', 'g.cohort_users') }} as retention_rate,
     coalesce(u.retained_users_unbounded, 0) as retained_users_unbounded,
-    {{ product_ratio('coalesce(u.retained_users_unbounded, 0)', 'g.cohort_users') }} as retention_rate_unbounded
+    {{ safe_ratio('coalesce(u.retained_users_unbounded, 0)', 'g.cohort_users') }} as retention_rate_unbounded
 from grid as g
 left join bounded as b
     on b.cohort_grain = g.cohort_grain and b.cohort_start = g.cohort_start and b.period_number = g.period_number
