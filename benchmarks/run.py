@@ -245,5 +245,12 @@ def dbt_benchmarks() -> list[dict]:
     return out
 
 
+def dbt_only() -> None:
+    """`python -m benchmarks.run dbt`: only the dbt part, merged into the existing results file."""
+    results = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
+    results["dbt"] = dbt_benchmarks()
+    RESULTS.write_text(json.dumps(results, indent=2) + "\n")
+
+
 if __name__ == "__main__":
-    main()
+    dbt_only() if sys.argv[1:] == ["dbt"] else main()

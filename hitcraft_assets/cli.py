@@ -90,7 +90,7 @@ def _summary(first: date, last: date, backfill_id: str | None, status: str, per_
     _say("Summary")
     _say(f"  backfill      {status}" + (f" ({backfill_id})" if backfill_id else ""))
     for key, state in sorted(per_asset.items()):
-        _say(f"  {key:<24}{state}")
+        _say(f"  {key:<32}{state}")
     _say(f"  raw events    {_raw_rows(first, last):,} rows for {first}..{last}")
     _say(f"  profiles      {_profiles():,}")
     if backfill_id:

@@ -32,7 +32,7 @@ def test_cli_backfill_is_one_run_through_the_instance(monkeypatch):
     assert result.returncode == 0, output[-3000:]
     assert "completed_success" in output
     assert " passed, 0 failed" in output
-    assert "mixpanel/raw_events     3/3" in output
+    assert "mixpanel/raw_events             3/3" in output
 
     monkeypatch.setenv("HITCRAFT_HOME", str(home))
     from hitcraft_assets import runtime, warehouse
