@@ -129,15 +129,6 @@ def dagster_storage_url() -> str:
     return urlunsplit(("postgresql+psycopg2", *parts[1:]))
 
 
-def redact(url: str) -> str:
-    """The URL with its password replaced, for logs and metadata."""
-    parts = urlsplit(url)
-    if parts.password:
-        netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
-        return urlunsplit((parts.scheme, netloc, *parts[2:]))
-    return url
-
-
 def connect(url: str | None = None):
     """A psycopg2 connection to the warehouse (autocommit off)."""
     import psycopg2

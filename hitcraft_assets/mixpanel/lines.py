@@ -14,7 +14,7 @@ import time as _time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import orjson
@@ -230,7 +230,3 @@ def utc_bounds_of_dates(first: date, last: date, timezone: str) -> tuple[float, 
         datetime(first.year, first.month, first.day, tzinfo=tz).timestamp(),
         datetime(end.year, end.month, end.day, tzinfo=tz).timestamp(),
     )
-
-
-def now_utc() -> datetime:
-    return datetime.now(UTC)

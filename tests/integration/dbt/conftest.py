@@ -10,10 +10,9 @@ from datetime import date
 from pathlib import Path
 
 import pytest
+from marts_helpers import load_lines, reset, rows
 
 from hitcraft_assets import warehouse
-from hitcraft_assets.mixpanel.lines import utc_bounds_of_dates
-from hitcraft_assets.mixpanel.raw_store import load_window
 
 DBT_PROJECT = Path(__file__).resolve().parents[3] / "dbt_project"
 DBT = str(Path(sys.executable).parent / "dbt")
@@ -82,37 +81,13 @@ def dbt(warehouse_url: str, tmp_path_factory) -> Dbt:
 @pytest.fixture
 def raw(conn):
     """Load export lines for reporting days as one window: raw(days, lines)."""
-
-    def load(days: list[date], lines: list[bytes], tz: str = "UTC"):
-        def export(consume):
-            return consume(iter(lines))
-
-        return load_window(
-            conn,
-            days=days,
-            reporting_timezone=tz,
-            export_from=days[0],
-            export_to=days[-1],
-            export_bounds_utc=utc_bounds_of_dates(days[0], days[-1], tz),
-            export=export,
-            source="test",
-            client_version="test",
-        )
-
-    return load
+    return lambda days, lines, tz="UTC": load_lines(conn, days, lines, tz)
 
 
 @pytest.fixture
 def fresh_models(conn):
-    """Drop the dbt schemas so each test starts from a first run."""
-    with conn.cursor() as cur:
-        cur.execute("drop schema if exists staging cascade; drop schema if exists marts cascade")
-    conn.commit()
+    """Empty raw and drop the dbt schemas so each test starts from a first run."""
+    reset(conn)
 
 
-def query(conn, sql: str, params=None) -> list[tuple]:
-    with conn.cursor() as cur:
-        cur.execute(sql, params)
-        rows = cur.fetchall()
-    conn.rollback()
-    return rows
+query = rows  # tests import it from here

@@ -18,9 +18,9 @@ from datetime import date, timedelta
 import pytest
 from conftest import query
 from events_helpers import ev, ts
+from marts_helpers import load_lines, reset
 
 from hitcraft_assets import warehouse
-from hitcraft_assets.mixpanel.raw_store import ensure_schema
 
 D = {n: date(2026, 3, 1) + timedelta(days=n) for n in range(1, 20)}  # D[1] = Monday 2026-03-02
 D1, D2 = D[1], D[2]
@@ -86,26 +86,9 @@ def _events() -> list[bytes]:
 @pytest.fixture(scope="module")
 def built(warehouse_url, dbt):
     conn = warehouse.connect(warehouse_url)
-    with conn.cursor() as cur:
-        cur.execute("drop schema if exists raw cascade; drop schema if exists staging cascade;")
-        cur.execute("drop schema if exists marts cascade")
-    conn.commit()
-    ensure_schema(conn)
+    reset(conn)
     days = [D[n] for n in range(1, 16)]
-    from conftest import load_window, utc_bounds_of_dates
-
-    lines = _events()
-    load_window(
-        conn,
-        days=days,
-        reporting_timezone="UTC",
-        export_from=days[0],
-        export_to=days[-1],
-        export_bounds_utc=utc_bounds_of_dates(days[0], days[-1], "UTC"),
-        export=lambda consume: consume(iter(lines)),
-        source="test",
-        client_version="test",
-    )
+    load_lines(conn, days, _events())
     dbt.build("+funnel_conversions +retention_cohorts +prompt_performance +feature_adoption", days[0], days[-1])
     yield conn
     conn.close()

@@ -9,15 +9,12 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 
-import httpx
 import pandas as pd
 import pytest
 from marts_helpers import connect, reset, rows
+from sample_client import sample_client
 
-from hitcraft_assets.mixpanel.client import MixpanelClient, MixpanelConfig
 from hitcraft_assets.mixpanel.ingest import load_days
-from hitcraft_assets.mixpanel.ratelimit import RateLimiter
-from hitcraft_assets.mixpanel.sample import SampleMixpanelApp, Simulator, load_scenario
 
 pytestmark = pytest.mark.slow
 
@@ -26,22 +23,12 @@ NOW = datetime(2026, 5, 1, 4, tzinfo=UTC)  # > 5 days after the last day: every 
 TIMEOUT_S = 30 * 60
 
 
-def _client() -> MixpanelClient:
-    app = SampleMixpanelApp(Simulator(load_scenario(), anchor_date=date(2026, 5, 1)), now=NOW)
-    config = MixpanelConfig(
-        project_id="sample", username="sample", secret="sample", api_base_url="http://sample-mixpanel.local"
-    )
-    return MixpanelClient(
-        config, transport=httpx.WSGITransport(app=app), limiter=RateLimiter.unlimited(), now=lambda: NOW
-    )
-
-
 @pytest.fixture(scope="module")
 def built(warehouse_url, dbt):
     conn = connect(warehouse_url)
     try:
         reset(conn)
-        with _client() as client:
+        with sample_client(anchor=date(2026, 5, 1), now=NOW) as client:
             load_days(
                 conn, client, DAYS, project_today=NOW.date(), reporting_tz="UTC", source="sample", client_version="test"
             )

@@ -12,17 +12,14 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 
-import httpx
 import numpy as np
 import pandas as pd
 import pytest
+from marts_helpers import reset
+from sample_client import sample_client
 
 from hitcraft_assets import warehouse
-from hitcraft_assets.mixpanel.client import MixpanelClient, MixpanelConfig
 from hitcraft_assets.mixpanel.ingest import load_days
-from hitcraft_assets.mixpanel.ratelimit import RateLimiter
-from hitcraft_assets.mixpanel.raw_store import ensure_schema
-from hitcraft_assets.mixpanel.sample import SampleMixpanelApp, Simulator, load_scenario
 
 pytestmark = pytest.mark.slow
 
@@ -35,25 +32,11 @@ WINDOW = pd.Timedelta(days=7)  # var funnel_default_window_days; the production 
 POLISH = "Help me turn my demo into a polished hit"
 
 
-def _client() -> MixpanelClient:
-    app = SampleMixpanelApp(Simulator(load_scenario(), anchor_date=ANCHOR, scale=SCALE), now=NOW)
-    config = MixpanelConfig(
-        project_id="sample", username="sample", secret="sample", api_base_url="http://sample-mixpanel.local"
-    )
-    return MixpanelClient(
-        config, transport=httpx.WSGITransport(app=app), limiter=RateLimiter.unlimited(), now=lambda: NOW
-    )
-
-
 @pytest.fixture(scope="module")
 def built(warehouse_url, dbt):
     conn = warehouse.connect(warehouse_url)
-    with conn.cursor() as cur:
-        cur.execute("drop schema if exists raw cascade; drop schema if exists staging cascade")
-        cur.execute("drop schema if exists marts cascade")
-    conn.commit()
-    ensure_schema(conn)
-    with _client() as client:
+    reset(conn)
+    with sample_client(anchor=ANCHOR, now=NOW, scale=SCALE) as client:
         load_days(
             conn, client, DAYS, reporting_tz="UTC", source="sample", client_version="test", project_today=NOW.date()
         )

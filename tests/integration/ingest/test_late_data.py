@@ -4,22 +4,9 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 
-import httpx
+from sample_client import sample_client
 
-from hitcraft_assets.mixpanel.client import MixpanelClient, MixpanelConfig
 from hitcraft_assets.mixpanel.ingest import load_days
-from hitcraft_assets.mixpanel.ratelimit import RateLimiter
-from hitcraft_assets.mixpanel.sample import SampleMixpanelApp, Simulator, load_scenario
-
-
-def _client(now: datetime) -> MixpanelClient:
-    app = SampleMixpanelApp(Simulator(load_scenario(), anchor_date=date(2026, 5, 1)), now=now)
-    config = MixpanelConfig(
-        project_id="sample", username="sample", secret="sample", api_base_url="http://sample-mixpanel.local"
-    )
-    return MixpanelClient(
-        config, transport=httpx.WSGITransport(app=app), limiter=RateLimiter.unlimited(), now=lambda: now
-    )
 
 
 def test_lookback_reload_adds_late_events(conn):
@@ -27,9 +14,9 @@ def test_lookback_reload_adds_late_events(conn):
     early = datetime(2026, 4, 26, 4, tzinfo=UTC)  # the 04:00 run right after the last day
     later = early + timedelta(days=6)  # every late event (≤ 5 days) has arrived by now
     kwargs = dict(reporting_tz="UTC", source="sample", client_version="test")
-    with _client(early) as client:
+    with sample_client(anchor=date(2026, 5, 1), now=early) as client:
         first = load_days(conn, client, days, project_today=early.date(), **kwargs)
-    with _client(later) as client:
+    with sample_client(anchor=date(2026, 5, 1), now=later) as client:
         second = load_days(conn, client, days, project_today=later.date(), **kwargs)
     (w1,), (w2,) = first, second
     added = {d: w2.rows_by_day[d] - w2.previous_rows_by_day[d] for d in days}
