@@ -11,6 +11,7 @@ import multiprocessing as mp
 import os
 import platform
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -200,6 +201,7 @@ def main() -> None:
         load_s = code_location_load_seconds()
     finally:
         warehouse.stop_embedded()
+        shutil.rmtree(home, ignore_errors=True)  # gigabytes of export files and database
 
     events = gen["events"]
     results = {
@@ -242,6 +244,7 @@ def dbt_benchmarks() -> list[dict]:
             out.append(result)
         finally:
             warehouse.stop_embedded()
+            shutil.rmtree(home, ignore_errors=True)
     return out
 
 

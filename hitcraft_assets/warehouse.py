@@ -8,10 +8,12 @@ with separate databases `hitcraft` (warehouse) and `dagster` (instance storage).
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -21,6 +23,9 @@ log = logging.getLogger(__name__)
 
 WAREHOUSE_DB = "hitcraft"
 DAGSTER_DB = "dagster"
+
+
+EMBEDDED_WORK_MEM = "128MB"
 
 
 def _pgdata() -> Path:
@@ -56,6 +61,9 @@ def _ensure_databases(admin_url: str) -> None:
                         cur.execute(f'create database "{name}"')
                     except psycopg2.errors.DuplicateDatabase:  # another process won the race
                         pass
+            # The stock 4 MB makes the dbt builds' sorts and hashes spill to disk; an embedded server
+            # has the machine to itself (an external warehouse is tuned by its administrator).
+            cur.execute(f"alter database \"{WAREHOUSE_DB}\" set work_mem = '{EMBEDDED_WORK_MEM}'")
     finally:
         conn.close()
 
@@ -187,3 +195,77 @@ def dbt_connection_env(url: str | None = None) -> dict[str, str]:
         "HITCRAFT_DBT_PASSWORD": params.get("password", ""),
         "HITCRAFT_DBT_DBNAME": params.get("dbname", WAREHOUSE_DB),
     }
+
+
+# ---------------------------------------------------------------------------------------------- frames
+@dataclass(frozen=True)
+class Table:
+    """A warehouse table written from DataFrames (ML and insight outputs): typed columns, created on first write."""
+
+    schema: str
+    name: str
+    columns: tuple[tuple[str, str], ...]  # (name, SQL type)
+    primary_key: tuple[str, ...] = ()
+
+    @property
+    def qualified(self) -> str:
+        return f'"{self.schema}"."{self.name}"'
+
+    @property
+    def column_names(self) -> list[str]:
+        return [c for c, _ in self.columns]
+
+    def ddl(self) -> str:
+        cols = [f'"{c}" {t}' for c, t in self.columns]
+        if self.primary_key:
+            cols.append("primary key (" + ", ".join(f'"{c}"' for c in self.primary_key) + ")")
+        return f"create table if not exists {self.qualified} (\n  " + ",\n  ".join(cols) + "\n)"
+
+
+def read_frame(sql: str, params: dict | None = None, url: str | None = None):
+    """Run a read query and return a DataFrame (dates stay `datetime.date`, numerics become floats/ints)."""
+    import pandas as pd
+
+    with connection(url) as conn, conn.cursor() as cur:
+        cur.execute(sql, params)
+        names = [d[0] for d in cur.description]
+        return pd.DataFrame.from_records(cur.fetchall(), columns=names)
+
+
+def _copy_value(value):
+    if isinstance(value, dict | list):
+        return json.dumps(value)
+    if isinstance(value, bytes | memoryview):
+        return "\\x" + bytes(value).hex()  # bytea hex input
+    return value
+
+
+def replace_rows(table: Table, frame, *, where: str | None = None, params: dict | None = None, url: str | None = None):
+    """Replace the rows of `table` matching `where` (all rows when None) by `frame`, in one transaction.
+
+    The frame must have the table's columns (extra columns are an error: a silent drop would lose data).
+    Values are sent with COPY (CSV); dict/list values are stored as JSON text, bytes as bytea. Returns the rows
+    written.
+    """
+    import io
+
+    missing = [c for c in table.column_names if c not in frame.columns]
+    extra = [c for c in frame.columns if c not in table.column_names]
+    if missing or extra:
+        raise ValueError(f"{table.qualified}: frame columns differ from the table (missing {missing}, extra {extra})")
+    out = frame[table.column_names].copy()
+    for column in out.columns:
+        if out[column].dtype == object:
+            out[column] = out[column].map(_copy_value)
+    buffer = io.StringIO()
+    out.to_csv(buffer, index=False, header=False, na_rep="\\N")
+    buffer.seek(0)
+    names = ", ".join(f'"{c}"' for c in table.column_names)
+    with connection(url) as conn:
+        with conn.cursor() as cur:
+            cur.execute(f'create schema if not exists "{table.schema}"')
+            cur.execute(table.ddl())
+            cur.execute(f"delete from {table.qualified}" + (f" where {where}" if where else ""), params)
+            cur.copy_expert(f"copy {table.qualified} ({names}) from stdin with (format csv, null '\\N')", buffer)
+        conn.commit()
+    return len(out)

@@ -51,3 +51,18 @@
     {{ column }} in ({% for n in names %}'{{ n | replace("'", "''") }}'{{ ", " if not loop.last }}{% endfor %})
     {%- endif -%}
 {%- endmacro %}
+
+{#
+  As an aggregate: the value of `column` on the first row by `order_by` among rows where it is not null
+  (null when every row's is null). `order_by` should make the order total so that the result is deterministic.
+#}
+{% macro first_non_null(column, order_by) -%}
+    {{ return(adapter.dispatch('first_non_null', 'hitcraft')(column, order_by)) }}
+{%- endmacro %}
+{% macro default__first_non_null(column, order_by) -%}
+    {{ exceptions.raise_compiler_error("first_non_null: no implementation for adapter " ~ adapter.type()
+       ~ " (Snowflake: min_by; BigQuery: array_agg(... ignore nulls order by ... limit 1)[offset(0)])") }}
+{%- endmacro %}
+{% macro postgres__first_non_null(column, order_by) -%}
+    (array_agg({{ column }} order by {{ order_by }}) filter (where {{ column }} is not null))[1]
+{%- endmacro %}

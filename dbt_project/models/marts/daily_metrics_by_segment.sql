@@ -1,13 +1,14 @@
 {#
   daily_metrics by user segment (dim_users attributes: role, experience_level, channel = acquisition channel,
-  platform = first platform), for root-cause drill-down. Same long shape plus segment_type / segment_value
+  platform = first platform, country), for root-cause drill-down. Same long shape plus segment_type / segment_value
   (null attributes become 'unknown'); every day x every segment value seen, zero-filled. Only the metrics
   that add up per segment (no trailing windows). Rebuilt whole on every run.
 #}
 {{ config(materialized='table', indexes=[{'columns': ['metric', 'segment_type', 'metric_date']}]) }}
 
 {%- set segment_columns = [('role', 'role'), ('experience_level', 'experience_level'),
-                           ('channel', 'acquisition_channel'), ('platform', 'platform')] -%}
+                           ('channel', 'acquisition_channel'), ('platform', 'platform'),
+                           ('country', 'country')] -%}
 
 with users as (
     {% for segment_type, column in segment_columns %}

@@ -3,45 +3,24 @@
   the user's events by time, falling back to the Engage profile. signup_at: first Sign Up event, else the
   profile's $created. lifecycle_state_today: the user's lifecycle state (see user_lifecycle_daily) on the
   last day with any activity in the data.
-  Rebuilt whole on every run.
+  Rebuilt whole on every run, from user_daily_activity's per-day firsts (one row per user and day) rather
+  than from every event: the first non-null attribute of the first day that has one is the first overall.
 #}
 {{ config(materialized='table', indexes=[{'columns': ['user_key'], 'unique': true}]) }}
 
-with events as (
-    select user_key, event_time, event_date, event, role, experience_level, utm_source, platform, country
-    from {{ ref('stg_events') }}
-    where user_key is not null
-),
+{%- set attributes = ['role', 'experience_level', 'utm_source', 'platform', 'country'] %}
 
-firsts as (
+with from_events as (
     select
         user_key,
-        event_time,
-        event_date,
-        event,
-        {% for attr in ['role', 'experience_level', 'utm_source', 'platform', 'country'] -%}
-        first_value({{ attr }}) over (
-            partition by user_key
-            order by case when {{ attr }} is null then 1 else 0 end, event_time
-            rows between unbounded preceding and unbounded following
-        ) as first_{{ attr }}{{ "," if not loop.last }}
+        min(first_event_at) as first_seen_at,
+        min(activity_date) as first_seen_date,
+        max(activity_date) as last_seen_date,
+        min(signup_at) as signup_at,
+        {% for attr in attributes -%}
+        {{ first_non_null('first_' ~ attr, 'activity_date') }} as {{ attr }}{{ "," if not loop.last }}
         {% endfor %}
-    from events
-),
-
-from_events as (
-    select
-        user_key,
-        min(event_time) as first_seen_at,
-        min(event_date) as first_seen_date,
-        max(event_date) as last_seen_date,
-        min(case when event = 'Sign Up' then event_time end) as signup_at,
-        max(first_role) as role,
-        max(first_experience_level) as experience_level,
-        max(first_utm_source) as utm_source,
-        max(first_platform) as platform,
-        max(first_country) as country
-    from firsts
+    from {{ ref('user_daily_activity') }}
     group by user_key
 ),
 

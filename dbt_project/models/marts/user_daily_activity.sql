@@ -28,6 +28,9 @@
     ('productions_downloaded', 'Production Downloaded'),
     ('subscriptions_started', 'Subscription Started'),
 ] -%}
+{%- set prompt_categories = var('prompt_categories') -%}
+{#- attributes whose first non-null value of the day dim_users needs -#}
+{%- set attributes = ['role', 'experience_level', 'utm_source', 'platform', 'country'] -%}
 
 with events as (
     select
@@ -37,7 +40,16 @@ with events as (
         {% for column, name in actions -%}
         sum(case when event = '{{ name }}' then 1 else 0 end) as {{ column }},
         {% endfor -%}
-        sum(case when {{ is_core_event() }} then 1 else 0 end) as core_events
+        {% for category in prompt_categories -%}
+        sum(case when event = 'Prompt Selected' and prompt_category = '{{ category }}' then 1 else 0 end)
+            as {{ category }}_prompts_selected,
+        {% endfor -%}
+        sum(case when {{ is_core_event() }} then 1 else 0 end) as core_events,
+        min(event_time) as first_event_at,
+        min(case when event = 'Sign Up' then event_time end) as signup_at,
+        {% for attr in attributes -%}
+        {{ first_non_null(attr, 'event_time, ' ~ attr) }} as first_{{ attr }}{{ "," if not loop.last }}
+        {% endfor %}
     from {{ ref('stg_events') }}
     where {{ in_window('event_date') }}
       and user_key is not null
@@ -64,8 +76,16 @@ select
     {% for column, name in actions -%}
     e.{{ column }},
     {% endfor -%}
+    {% for category in prompt_categories -%}
+    e.{{ category }}_prompts_selected,
+    {% endfor -%}
     e.core_events,
-    e.core_events > 0 as is_core_active
+    e.core_events > 0 as is_core_active,
+    e.first_event_at,
+    e.signup_at,
+    {% for attr in attributes -%}
+    e.first_{{ attr }}{{ "," if not loop.last }}
+    {% endfor %}
 from events as e
 left join session_days as s
     on s.activity_date = e.activity_date

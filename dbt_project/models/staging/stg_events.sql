@@ -1,8 +1,10 @@
 {#
   Typed, deduplicated, identity-resolved events, one partition window at a time.
   Dedup on Mixpanel's key (event, distinct_id, time, $insert_id): the copy Mixpanel processed first is
-  kept (lowest mp_processing_time; ties broken by the properties' text, so the choice is deterministic). user_key: the identified user id, else the user a device
-  was merged into (int_identity_map), else 'device:<id>', else the distinct_id.
+  kept (lowest mp_processing_time; ties broken by the extracted columns, so the output is deterministic: copies
+  that tie on all of them are identical in every column kept). user_key: the identified user id, else the user a
+  device was merged into (int_identity_map), else 'device:<id>', else the distinct_id.
+  Properties are extracted before the dedup so that the sort carries narrow typed rows, not the jsonb.
 #}
 {#
   The window is widened by one day on each side: downstream sessions need their neighbours' events, and
@@ -16,24 +18,7 @@
     indexes=[{'columns': ['event_date']}, {'columns': ['user_key', 'event_time']}],
 ) }}
 
-with raw as (
-    select
-        partition_date,
-        event,
-        distinct_id,
-        event_time,
-        insert_id,
-        mp_processing_time,
-        properties,
-        row_number() over (
-            partition by event, distinct_id, event_time, insert_id
-            order by mp_processing_time, cast(properties as {{ dbt.type_string() }})
-        ) as copy_number
-    from {{ source('mixpanel', 'raw_events') }}
-    where {{ in_window('partition_date', lookback_days=1, lookahead_days=1) }}
-),
-
-typed as (
+with typed as (
     select
         partition_date as event_date,
         event_time,
@@ -68,18 +53,56 @@ typed as (
         {{ prop('plan') }} as plan,
         {{ to_float_or_null(prop('amount')) }} as amount,
         mp_processing_time
-    from raw
-    where copy_number = 1
+    from {{ source('mixpanel', 'raw_events') }}
+    where {{ in_window('partition_date', lookback_days=1, lookahead_days=1) }}
+),
+
+ranked as (
+    select
+        typed.*,
+        row_number() over (
+            partition by event, distinct_id, event_time, insert_id
+            order by mp_processing_time, event_date, event_time, event, distinct_id, insert_id, device_id, user_id, platform, os, browser, country,
+                city, utm_source, role, experience_level, prompt_id, prompt_text, prompt_category, render_id,
+                duration_s, error_code, feedback_feature, rating, plan, amount
+        ) as copy_number
+    from typed
 )
 
 select
-    typed.*,
+    ranked.event_date,
+    ranked.event_time,
+    ranked.event,
+    ranked.distinct_id,
+    ranked.insert_id,
+    ranked.device_id,
+    ranked.user_id,
+    ranked.platform,
+    ranked.os,
+    ranked.browser,
+    ranked.country,
+    ranked.city,
+    ranked.utm_source,
+    ranked.role,
+    ranked.experience_level,
+    ranked.prompt_id,
+    ranked.prompt_text,
+    ranked.prompt_category,
+    ranked.render_id,
+    ranked.duration_s,
+    ranked.error_code,
+    ranked.feedback_feature,
+    ranked.rating,
+    ranked.plan,
+    ranked.amount,
+    ranked.mp_processing_time,
     coalesce(
-        typed.user_id,
+        ranked.user_id,
         identity.user_id,
-        case when typed.device_id is not null then {{ dbt.concat(["'device:'", 'typed.device_id']) }} end,
-        typed.distinct_id
+        case when ranked.device_id is not null then {{ dbt.concat(["'device:'", 'ranked.device_id']) }} end,
+        ranked.distinct_id
     ) as user_key
-from typed
+from ranked
 left join {{ ref('int_identity_map') }} as identity
-    on identity.device_id = typed.device_id
+    on identity.device_id = ranked.device_id
+where ranked.copy_number = 1

@@ -195,13 +195,27 @@ class UserModel:
             lift[[p.id for p in self.prompts].index(pl.prompt_id)] *= 1 + pl.lift
         self.prompt_lift = lift
         self.exp_completion = np.array([sc.experience_completion[e] for e in self.exps])
-        self.incident_days: dict[int, float] = {}
+        self.incident_days: dict[int, list[tuple[float, dict[str, str] | None]]] = {}
         from .scenario import resolve_date
 
         for inc in sc.incidents:
-            self.incident_days[resolve_date(inc.date, anchor).toordinal()] = inc.failure_share
+            day = resolve_date(inc.date, anchor).toordinal()
+            self.incident_days.setdefault(day, []).append((inc.failure_share, inc.segment))
         self.pop = Population.empty()
         self._pop_until = self.start.toordinal() - 1  # last day whose signups are in `pop`
+
+    def _segment_mask(self, segment: dict[str, str] | None, users: np.ndarray) -> np.ndarray:
+        """Which of `users` (population indices) match `segment`; None matches everyone."""
+        m = np.ones(len(users), dtype=bool)
+        for key, val in (segment or {}).items():
+            codes, names = {
+                "role": (self.pop.role, self.roles),
+                "experience_level": (self.pop.exp, self.exps),
+                "utm_source": (self.pop.channel, self.channels),
+                "platform": (self.pop.platform, [p.name for p in self.platforms]),
+            }[key]
+            m &= codes[users] == names.index(val)
+        return m
 
     # ------------------------------------------------------------------------------------------ population
     def ensure_population(self, day_ordinal: int) -> None:
@@ -365,10 +379,10 @@ class UserModel:
         ]
         p_complete = sc.render_completion * self.prompt_lift[prompt.clip(0)] * self.exp_completion[pop.exp[t_user]]
         p_fail = np.full(nt, sc.render_failure)
-        fs = self.incident_days.get(d)
-        if fs is not None:
-            p_complete = p_complete * (1 - fs) / (1 - sc.render_failure)
-            p_fail[:] = fs
+        for fs, seg in self.incident_days.get(d, ()):
+            hit = self._segment_mask(seg, t_user)
+            p_complete = np.where(hit, p_complete * (1 - fs) / (1 - sc.render_failure), p_complete)
+            p_fail[hit] = fs
         uo = rng.random(nt)
         outcome = np.where(
             uo < p_complete, OUTCOME_COMPLETED, np.where(uo < p_complete + p_fail, OUTCOME_FAILED, OUTCOME_ABANDONED)

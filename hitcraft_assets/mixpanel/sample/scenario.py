@@ -122,6 +122,7 @@ class Incident:
     date: str | date  # absolute or relative to the anchor
     task: str  # production
     failure_share: float  # share of renders that fail on that date (UTC)
+    segment: dict[str, str] | None = None  # only renders of these users fail more, e.g. {"platform": "ios"}
 
 
 @dataclass(frozen=True)
@@ -412,27 +413,31 @@ def _parse(data: Any, source: str) -> Scenario:
             raise r.err(f"{key}.prompt_id", f"{pid!r} is not a production/mixing prompt id of the catalog")
         prompt_lifts.append(PromptCompletionLift(pid, subnum(key, rr, "lift", -0.99, 5)))
 
-    dropoffs = []
-    for key, rr in items("segment_early_dropoff"):
-        seg = sub(key, rr, "segment")
+    segment_vocab = {
+        "role": roles,
+        "experience_level": exps,
+        "utm_source": channels,
+        "platform": {p.name: 1 for p in platforms},
+    }
+
+    def segment(key: str, seg) -> dict[str, str]:
         if not isinstance(seg, dict) or not seg:
             raise r.err(f"{key}.segment", "expected a mapping like {role: songwriter}")
-        vocab = {
-            "role": roles,
-            "experience_level": exps,
-            "utm_source": channels,
-            "platform": {p.name: 1 for p in platforms},
-        }
         for sk, sv in seg.items():
             if sk not in SEGMENT_KEYS:
                 raise r.err(f"{key}.segment.{sk}", f"unknown segment key; expected one of {list(SEGMENT_KEYS)}")
-            if sv not in vocab[sk]:
-                raise r.err(f"{key}.segment.{sk}", f"{sv!r} is not one of {list(vocab[sk])}")
+            if sv not in segment_vocab[sk]:
+                raise r.err(f"{key}.segment.{sk}", f"{sv!r} is not one of {list(segment_vocab[sk])}")
+        return {str(k): str(v) for k, v in seg.items()}
+
+    dropoffs = []
+    for key, rr in items("segment_early_dropoff"):
+        seg = segment(key, sub(key, rr, "segment"))
         after = int(subnum(key, rr, "after_session", 1, len(early_t)))
         lift = subnum(key, rr, "lift", -1, 10)
         if early_t[after - 1] * (1 + lift) >= 1:
             raise r.err(f"{key}.lift", "base drop probability x (1 + lift) must stay below 1")
-        dropoffs.append(SegmentEarlyDropoff({str(k): str(v) for k, v in seg.items()}, after, lift))
+        dropoffs.append(SegmentEarlyDropoff(seg, after, lift))
 
     features = []
     for key, rr in items("feature_retention"):
@@ -462,6 +467,7 @@ def _parse(data: Any, source: str) -> Scenario:
                 _check_date_text(sub(key, rr, "date"), f"{source}: {key}.date"),
                 task,
                 subnum(key, rr, "failure_share", 0, 1),
+                segment(key, rr.get("segment")) if rr.get("segment", None) is not None else None,
             )
         )
 

@@ -315,6 +315,9 @@ def test_daily_metrics_by_segment_exact(snap):
         ("channel", "youtube"),
         ("platform", "web"),
         ("platform", "ios"),
+        ("country", "US"),
+        ("country", "DE"),  # from the Engage profile of a user whose events carry no country
+        ("country", "unknown"),
     }
     assert s[("2026-03-02", "platform", "web", "dau")] == 2
     assert s[("2026-03-02", "platform", "ios", "render_failure_rate")] == 1.0
