@@ -149,6 +149,35 @@ def bar_chart_png(
     return _png(figure)
 
 
+def calibration_chart_png(
+    calibration: pd.DataFrame, title: str = "Calibration", width_px: int = 360, height_px: int = 300
+) -> bytes:
+    """PNG of a reliability diagram: observed rate against mean predicted probability per bin, one line per
+    model, with the diagonal of perfect calibration. `calibration`: columns model, mean_predicted,
+    observed_rate (e.g. `churn_model.calibration_table` rows with a model column)."""
+    figure, axes = _figure(width_px, height_px)
+    axes.plot([0, 1], [0, 1], color=BAND_COLOR, lw=1, ls="--", label="perfect")
+    colors = [HISTORY_COLOR, FORECAST_COLOR, ANOMALY_COLOR]
+    for index, (model, rows) in enumerate(calibration.groupby("model", sort=True)):
+        rows = rows.sort_values("mean_predicted")
+        axes.plot(
+            rows["mean_predicted"],
+            rows["observed_rate"],
+            marker="o",
+            ms=3,
+            lw=1.2,
+            color=colors[index % len(colors)],
+            label=str(model),
+        )
+    axes.set_xlim(0, 1)
+    axes.set_ylim(0, 1)
+    axes.set_xlabel("mean predicted", fontsize=FONT_SIZE)
+    axes.set_ylabel("observed", fontsize=FONT_SIZE)
+    axes.set_title(title, fontsize=FONT_SIZE + 2, loc="left")
+    axes.legend(fontsize=FONT_SIZE, frameon=False)
+    return _png(figure)
+
+
 def _figure(width_px: int, height_px: int) -> tuple[Figure, object]:
     figure = Figure(figsize=(width_px / 100, height_px / 100), dpi=100, layout="constrained")
     FigureCanvasAgg(figure)  # attach the Agg canvas explicitly; nothing goes through pyplot

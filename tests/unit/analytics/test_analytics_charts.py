@@ -82,3 +82,13 @@ def test_charts_leave_no_pyplot_figures_behind():
     bar_chart_png(["a"], [1.0], "t")
     assert pyplot.get_fignums() == []
     assert matplotlib.get_backend() == backend
+
+
+def test_calibration_chart_is_png():
+    from hitcraft_assets.analytics.charts import calibration_chart_png
+
+    calibration = pd.DataFrame(
+        {"model": ["a", "a", "b", "b"], "mean_predicted": [0.1, 0.8, 0.2, 0.7], "observed_rate": [0.15, 0.7, 0.2, 0.75]}
+    )
+    png = calibration_chart_png(calibration)
+    assert png.startswith(b"\x89PNG\r\n\x1a\n") and len(png) > 1000

@@ -1,0 +1,150 @@
+"""ml/anomaly_flags: every daily metric judged against its trailing history, with root causes by segment."""
+
+from datetime import timedelta
+from typing import TYPE_CHECKING
+
+import dagster as dg
+
+from hitcraft_assets import warehouse as wh
+from hitcraft_assets.defs.ingest.resources import WarehouseResource
+from hitcraft_assets.defs.ml import common, tables
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+#: Days read before the first judged day: the detector's history plus the longest warm-up.
+HISTORY_DAYS = 56 + 28 + 7
+
+
+@dg.asset(
+    key=["ml", "anomaly_flags"],
+    deps=[common.DAILY_METRICS, common.DAILY_METRICS_BY_SEGMENT],
+    kinds={"pandas", "postgres"},
+    check_specs=[
+        dg.AssetCheckSpec("anomaly_flag_volume", asset=["ml", "anomaly_flags"]),
+        dg.AssetCheckSpec("anomaly_intervals_valid", asset=["ml", "anomaly_flags"]),
+    ],
+    **common.daily_asset_kwargs(),
+)
+def anomaly_flags(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
+    """Each metric of marts.daily_metrics (and each metric × segment of daily_metrics_by_segment) on each day of
+    the partition window: expected value and interval from the trailing 8 weeks (same-weekday medians with a
+    trend, robust to earlier incidents), severity (robust z), direction and flag; every flagged product-wide
+    metric explained by the segments (role, experience, channel, platform, country) that drove it.
+    Tables ml.anomaly_flags and ml.anomaly_root_causes, replaced for the window's days."""
+    import pandas as pd
+
+    from hitcraft_assets import marts
+    from hitcraft_assets.analytics.anomaly import AnomalyConfig, detect_anomalies
+    from hitcraft_assets.analytics.charts import metric_chart_png
+    from hitcraft_assets.analytics.root_cause import describe_root_cause, explain_anomalies
+
+    days = common.window_days(context)
+    url = warehouse.url()
+    start = days[0] - timedelta(days=HISTORY_DAYS)
+    metrics = marts.daily_metrics(url, start, days[-1])
+    segments = marts.daily_metrics_by_segment(url, start, days[-1])
+    config = AnomalyConfig()
+
+    overall = detect_anomalies(metrics, days=days, config=config)
+    by_segment = detect_anomalies(segments, days=days, config=config)
+    explanations = explain_anomalies(overall, segments, config=config)
+    overall = _attach_root_causes(overall, explanations, describe_root_cause)
+
+    flags = pd.concat(
+        [overall.assign(segment_type="all", segment_value="all"), by_segment[by_segment["is_anomaly"]]],
+        ignore_index=True,
+    )
+    flags = flags.rename(columns={"lower": "lower_bound", "upper": "upper_bound"})
+    for column in ("root_cause", "root_cause_segment_type", "root_cause_segment_value"):
+        if column not in flags:
+            flags[column] = None
+    where = "metric_date between %(first)s and %(last)s"
+    window = {"first": days[0], "last": days[-1]}
+    written = wh.replace_rows(
+        tables.ANOMALY_FLAGS, flags[tables.ANOMALY_FLAGS.column_names], where=where, params=window, url=url
+    )
+    explanation_rows = explanations[tables.ANOMALY_ROOT_CAUSES.column_names] if len(explanations) else explanations
+    wh.replace_rows(
+        tables.ANOMALY_ROOT_CAUSES,
+        explanation_rows.reindex(columns=tables.ANOMALY_ROOT_CAUSES.column_names),
+        where=where,
+        params=window,
+        url=url,
+    )
+
+    flagged = overall[overall["is_anomaly"]].sort_values("severity", key=abs, ascending=False)
+    judged = overall["severity"].notna()
+    context.log.info(
+        f"anomaly flags {days[0]}..{days[-1]}: {len(flagged)} product-wide and "
+        f"{int(by_segment['is_anomaly'].sum())} segment flags over {int(judged.sum())} judged metric-days"
+    )
+    metadata = {
+        "dagster/row_count": written,
+        "date_range": f"{days[0]}..{days[-1]}",
+        "metric_days_judged": int(judged.sum()),
+        "flags": len(flagged),
+        "segment_flags": int(by_segment["is_anomaly"].sum()),
+        "flagged": dg.MetadataValue.md(
+            common.table_markdown(
+                flagged[["metric_date", "metric", "value", "expected", "severity", "direction", "root_cause"]]
+            )
+        ),
+    }
+    if len(flagged):
+        top = flagged.iloc[0]
+        history = metrics[metrics["metric"] == top["metric"]].set_index("metric_date")["value"]
+        history.index = pd.to_datetime(history.index)
+        png = metric_chart_png(
+            history,
+            title=f"{top['metric']}: flagged {top['metric_date']}",
+            anomalies=list(flagged[flagged["metric"] == top["metric"]]["metric_date"]),
+        )
+        metadata["top_flag_chart"] = dg.MetadataValue.md(common.png_markdown(png, str(top["metric"])))
+    yield dg.MaterializeResult(metadata=metadata, check_results=_checks(overall, days))
+
+
+def _attach_root_causes(overall: "pd.DataFrame", explanations: "pd.DataFrame", describe) -> "pd.DataFrame":
+    overall = overall.copy()
+    overall["root_cause"] = None
+    overall["root_cause_segment_type"] = None
+    overall["root_cause_segment_value"] = None
+    if explanations.empty:
+        return overall
+    for (day, metric), rows in explanations.groupby(["metric_date", "metric"], sort=False):
+        summary = describe(rows)
+        at = (overall["metric_date"] == day) & (overall["metric"] == metric)
+        overall.loc[at, "root_cause"] = summary["overall"]
+        if summary["overall_segment"]:
+            overall.loc[at, "root_cause_segment_type"] = summary["overall_segment"][0]
+            overall.loc[at, "root_cause_segment_value"] = summary["overall_segment"][1]
+    return overall
+
+
+#: More product-wide flags than this share of judged metric-days means the sensitivity is wrong, not the product.
+MAX_FLAG_SHARE = 0.05
+
+
+def _checks(overall: "pd.DataFrame", days) -> list[dg.AssetCheckResult]:
+    judged = overall[overall["severity"].notna()]
+    share = float(judged["is_anomaly"].mean()) if len(judged) else 0.0
+    judged_bounds = judged.dropna(subset=["expected", "lower", "upper"])
+    bad = judged_bounds[
+        (judged_bounds["lower"] > judged_bounds["expected"] + 1e-9)
+        | (judged_bounds["upper"] < judged_bounds["expected"] - 1e-9)
+    ]
+    return [
+        dg.AssetCheckResult(
+            check_name="anomaly_flag_volume",
+            passed=bool(share <= MAX_FLAG_SHARE),
+            severity=dg.AssetCheckSeverity.WARN,
+            metadata={"flag_share": share, "max_share": MAX_FLAG_SHARE, "judged": len(judged), "days": len(days)},
+            description="share of judged product-wide metric-days flagged stays small",
+        ),
+        dg.AssetCheckResult(
+            check_name="anomaly_intervals_valid",
+            passed=bool(bad.empty),
+            metadata={"invalid_rows": len(bad)},
+            description="every judged day has lower <= expected <= upper",
+        ),
+    ]

@@ -1,0 +1,132 @@
+"""ml/user_segments: weekly behavioural personas, their size and value, and migration between weeks."""
+
+import pickle
+from datetime import date, timedelta
+
+import dagster as dg
+
+from hitcraft_assets import settings
+from hitcraft_assets import warehouse as wh
+from hitcraft_assets.defs.ingest.resources import WarehouseResource
+from hitcraft_assets.defs.ml import common, tables
+from hitcraft_assets.defs.partitions import PARTITIONS_START
+
+weekly_partitions = dg.WeeklyPartitionsDefinition(
+    start_date=PARTITIONS_START,
+    timezone=settings.reporting_timezone(),
+    day_offset=1,  # weeks run Monday..Sunday
+    end_offset=0,  # only complete weeks
+)
+SEGMENTS_KEY = dg.AssetKey(["ml", "user_segments"])
+PROFILE_DAYS = 28
+
+
+def _previous_model(url: str, week_start: date):
+    exists = wh.read_frame("select to_regclass('ml.persona_models') is not null as ok", url=url)
+    if not exists["ok"].iloc[0]:
+        return None
+    rows = wh.read_frame(
+        "select model_pickle from ml.persona_models where week_start = %(w)s", {"w": week_start}, url=url
+    )
+    # Our own table, written by this asset: unpickling it is as trusted as the code that wrote it.
+    return pickle.loads(bytes(rows["model_pickle"].iloc[0])) if len(rows) else None
+
+
+@dg.asset(
+    key=SEGMENTS_KEY,
+    deps=[common.USER_DAILY_ACTIVITY, common.DIM_USERS],
+    kinds={"scikit-learn", "pandas", "postgres"},
+    partitions_def=weekly_partitions,
+    backfill_policy=dg.BackfillPolicy.multi_run(1),  # each week needs the previous week's model
+    group_name=common.ML_GROUP,
+    check_specs=[dg.AssetCheckSpec("personas_cover_active_users", asset=SEGMENTS_KEY)],
+)
+def user_segments(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
+    """Personas of the users active in the 28 days up to the week's Sunday: KMeans on log-scaled behaviour
+    (k in 3..8 by sampled silhouette, smallest cluster >= 3 % of users), named from the centroids ("power
+    producer", "stem remixer", "one-time tryer" …); size and value per persona; a value-potential score per user;
+    migration from the previous week measured with the previous week's model applied to both weeks (names of two
+    independent fits are not comparable). Tables ml.user_personas, ml.persona_summary, ml.persona_migration,
+    ml.persona_models."""
+    import pandas as pd
+
+    from hitcraft_assets import marts
+    from hitcraft_assets.analytics.charts import bar_chart_png
+    from hitcraft_assets.analytics.persona_value import persona_summary, value_potential
+    from hitcraft_assets.analytics.personas import assign_personas, behaviour_profile, fit_personas, persona_migration
+
+    week_start = date.fromisoformat(context.partition_key)
+    as_of = week_start + timedelta(days=7)
+    url = warehouse.url()
+    activity = marts.user_daily_activity(url, week_start - timedelta(days=PROFILE_DAYS + 7), as_of - timedelta(days=1))
+    users = marts.dim_users(url)
+    profile = behaviour_profile(activity, users, as_of, window_days=PROFILE_DAYS)
+    if len(profile) < 50:
+        raise dg.Failure(f"only {len(profile)} users active in the 28 days before {as_of}: too few for personas")
+    model = fit_personas(profile)
+    assignments = assign_personas(model, profile)
+    potential = value_potential(profile, assignments)
+    personas = assignments[["user_key", "persona", "confidence"]].merge(
+        potential[["user_key", "value", "value_potential"]], on="user_key", how="left"
+    )
+    personas["week_start"] = week_start
+    summary = persona_summary(profile, assignments).assign(week_start=week_start)
+
+    previous_model = _previous_model(url, week_start - timedelta(days=7))
+    if previous_model is not None:
+        previous_profile = behaviour_profile(activity, users, week_start, window_days=PROFILE_DAYS)
+        migration = persona_migration(
+            assign_personas(previous_model, previous_profile)[["user_key", "persona"]],
+            assign_personas(previous_model, profile)[["user_key", "persona"]],
+        ).assign(week_start=week_start)
+    else:
+        migration = pd.DataFrame(columns=tables.PERSONA_MIGRATION.column_names)
+
+    week = {"w": week_start}
+    where = "week_start = %(w)s"
+    written = wh.replace_rows(
+        tables.USER_PERSONAS, personas[tables.USER_PERSONAS.column_names], where=where, params=week, url=url
+    )
+    wh.replace_rows(
+        tables.PERSONA_SUMMARY, summary[tables.PERSONA_SUMMARY.column_names], where=where, params=week, url=url
+    )
+    wh.replace_rows(
+        tables.PERSONA_MIGRATION, migration[tables.PERSONA_MIGRATION.column_names], where=where, params=week, url=url
+    )
+    model_row = pd.DataFrame(
+        [
+            {
+                "week_start": week_start,
+                "k": model.k,
+                "personas": [model.names[i] for i in range(model.k)],
+                "criteria": model.criteria.to_dict(orient="records"),
+                "model_pickle": pickle.dumps(model),
+            }
+        ]
+    )
+    wh.replace_rows(tables.PERSONA_MODELS, model_row, where=where, params=week, url=url)
+
+    context.log.info(f"personas for week {week_start}: k={model.k}, {written} users")
+    chart = bar_chart_png(
+        list(summary["persona"]), list(summary["share"]), f"Personas, week of {week_start}", as_percent=True
+    )
+    moved = migration[migration["from_persona"] != migration["to_persona"]].sort_values("users", ascending=False)
+    return dg.MaterializeResult(
+        metadata={
+            "dagster/row_count": written,
+            "week": f"{week_start}..{week_start + timedelta(days=6)}",
+            "k": model.k,
+            "k_criterion": dg.MetadataValue.md(common.table_markdown(model.criteria, floatfmt=".4f")),
+            "personas": dg.MetadataValue.md(common.table_markdown(summary.drop(columns=["week_start"]))),
+            "persona_sizes": dg.MetadataValue.md(common.png_markdown(chart, "persona sizes")),
+            "largest_migrations": dg.MetadataValue.md(common.table_markdown(moved, max_rows=10)),
+        },
+        check_results=[
+            dg.AssetCheckResult(
+                check_name="personas_cover_active_users",
+                passed=bool(len(personas) == len(profile) and personas["persona"].notna().all()),
+                metadata={"profiled_users": len(profile), "assigned_users": len(personas)},
+                description="every user active in the profile window has a persona",
+            )
+        ],
+    )
