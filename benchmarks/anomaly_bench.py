@@ -18,7 +18,7 @@ Scoring of the public series (both stated in the output):
   predicted events.
 
 ``python -m benchmarks.anomaly_bench`` prints the figures as JSON; :func:`run` returns them (benchmarks/run.py may
-merge them into results.json). The sample is read from $HITCRAFT_ML_DATA (default /tmp/hc-ml-data) when present.
+merge them into results.json). Standalone, the sample is read from a dump in $HITCRAFT_ML_DATA when set.
 """
 
 from __future__ import annotations
@@ -339,11 +339,11 @@ def evaluate_public(thresholds: tuple[float, ...] | None = None, zscore_threshol
 
 
 def run() -> dict:
-    """Both parts as a JSON-able dict; the sample part only when $HITCRAFT_ML_DATA (default /tmp/hc-ml-data) holds
-    a dump."""
-    directory = Path(os.environ.get("HITCRAFT_ML_DATA", "/tmp/hc-ml-data"))
+    """Both parts as a JSON-able dict; the sample part only when $HITCRAFT_ML_DATA names a folder with a dump of the
+    marts (`make bench` builds its own sample instead: benchmarks/ml_bench.py)."""
+    directory = Path(os.environ.get("HITCRAFT_ML_DATA", ""))
     results: dict = {"public": evaluate_public()}
-    if (directory / "daily_metrics.csv.gz").exists():
+    if os.environ.get("HITCRAFT_ML_DATA") and (directory / "daily_metrics.csv.gz").exists():
         metrics, segments, incident_day = load_sample(directory)
         results["sample"] = evaluate_on_sample(metrics, segments, incident_day)
     else:

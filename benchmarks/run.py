@@ -222,8 +222,9 @@ def main() -> None:
         "targets": {"loader_vs_bare_copy_ratio": ">= 0.5", "peak_mb": "< 500", "code_location_load_seconds": "< 3"},
     }
     results["dbt"] = dbt_benchmarks()
-    RESULTS.write_text(json.dumps(results, indent=2) + "\n")
-    print(json.dumps(results, indent=2))
+    results["ml"] = ml_benchmarks()
+    RESULTS.write_text(json.dumps(results, indent=2, default=str) + "\n")
+    print(json.dumps(results, indent=2, default=str))
 
 
 def dbt_benchmarks() -> list[dict]:
@@ -248,6 +249,30 @@ def dbt_benchmarks() -> list[dict]:
     return out
 
 
+def ml_benchmarks() -> dict:
+    """Anomaly quality (sample + public labelled series) and churn model scores, in a fresh embedded database."""
+    from benchmarks import ml_bench
+    from hitcraft_assets import warehouse
+
+    home = Path(tempfile.mkdtemp(prefix="hcbml-", dir="/tmp"))
+    os.environ["HITCRAFT_HOME"] = str(home)
+    warehouse.warehouse_url()
+    try:
+        print("ML benchmark: 63 sample days at scale 1 …", flush=True)
+        result = ml_bench.run(home)
+        print(json.dumps(result, indent=2, default=str), flush=True)
+        return result
+    finally:
+        warehouse.stop_embedded()
+        shutil.rmtree(home, ignore_errors=True)
+
+
+def _merge(part: str, value) -> None:
+    results = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
+    results[part] = value
+    RESULTS.write_text(json.dumps(results, indent=2, default=str) + "\n")
+
+
 def dbt_only() -> None:
     """`python -m benchmarks.run dbt`: only the dbt part, merged into the existing results file."""
     results = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
@@ -256,4 +281,9 @@ def dbt_only() -> None:
 
 
 if __name__ == "__main__":
-    dbt_only() if sys.argv[1:] == ["dbt"] else main()
+    if sys.argv[1:] == ["dbt"]:
+        dbt_only()
+    elif sys.argv[1:] == ["ml"]:
+        _merge("ml", ml_benchmarks())  # `python -m benchmarks.run ml`: only this part, merged into the results
+    else:
+        main()

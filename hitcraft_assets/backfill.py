@@ -9,7 +9,7 @@ from datetime import date, timedelta
 
 import httpx
 
-_ASSET_NODES = "{ assetNodes { assetKey { path } isPartitioned } }"
+_ASSET_NODES = "{ assetNodes { assetKey { path } isPartitioned partitionKeys } }"
 
 _LAUNCH = """
 mutation Launch($params: LaunchBackfillParams!) {
@@ -60,14 +60,17 @@ def _graphql(url: str, query: str, variables: dict | None = None) -> dict:
 
 
 def launch(url: str, first: date, last: date, *, title: str) -> str:
-    """One backfill of every asset: daily-partitioned ones over first..last, unpartitioned ones once.
-    Single-run backfill policies turn each range into one run."""
+    """One backfill of every asset: daily-partitioned ones over first..last, weekly ones over the complete weeks
+    that start in it, unpartitioned ones once. Single-run backfill policies turn each range into one run."""
     nodes = _graphql(url, _ASSET_NODES)["assetNodes"]
     selectors = []
     for node in nodes:
         selector: dict = {"assetKey": {"path": node["assetKey"]["path"]}}
         if node["isPartitioned"]:
-            selector["partitions"] = {"range": {"start": first.isoformat(), "end": last.isoformat()}}
+            keys = [k for k in node["partitionKeys"] if first.isoformat() <= k <= last.isoformat()]
+            if not keys:
+                continue  # e.g. no complete week in a short range
+            selector["partitions"] = {"range": {"start": keys[0], "end": keys[-1]}}
         selectors.append(selector)
     params = {
         "partitionsByAssets": selectors,

@@ -78,3 +78,21 @@ def last_activity_date(url: str) -> date | None:
     """The last day with any activity (None when the marts are empty)."""
     frame = _read(f"select max(activity_date) as day from {MARTS}.user_daily_activity", url)
     return frame["day"].iloc[0] if len(frame) else None
+
+
+def prompt_completion_segments(url: str, start: date | None = None, end: date | None = None) -> pd.DataFrame:
+    """marts.prompt_performance (one-day windows) in the daily_metrics_by_segment shape: metric
+    production_completion_rate, segment_type 'prompt', segment_value the prompt id, numerator renders completed,
+    denominator renders started (renders started that day, completed at any time later). For root causes by
+    prompt: the prompts partition the renders."""
+    where, params = _between("metric_date", start, end)
+    where = (where + " and" if where else " where") + " window_days = 1"
+    frame = _read(
+        "select metric_date, 'prompt' as segment_type, prompt_id as segment_value,"
+        " 'production_completion_rate' as metric, completion_rate as value,"
+        " renders_completed as numerator, renders_started as denominator"
+        f" from {MARTS}.prompt_performance{where} order by prompt_id, metric_date",
+        url,
+        params,
+    )
+    return _numeric(frame, ["value", "numerator", "denominator"])

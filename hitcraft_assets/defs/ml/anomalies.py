@@ -18,7 +18,7 @@ HISTORY_DAYS = 56 + 28 + 7
 
 @dg.asset(
     key=["ml", "anomaly_flags"],
-    deps=[common.DAILY_METRICS, common.DAILY_METRICS_BY_SEGMENT],
+    deps=[common.DAILY_METRICS, common.DAILY_METRICS_BY_SEGMENT, common.PROMPT_PERFORMANCE],
     kinds={"pandas", "postgres"},
     check_specs=[
         dg.AssetCheckSpec("anomaly_flag_volume", asset=["ml", "anomaly_flags"]),
@@ -30,7 +30,8 @@ def anomaly_flags(context: dg.AssetExecutionContext, warehouse: WarehouseResourc
     """Each metric of marts.daily_metrics (and each metric × segment of daily_metrics_by_segment) on each day of
     the partition window: expected value and interval from the trailing 8 weeks (same-weekday medians with a
     trend, robust to earlier incidents), severity (robust z), direction and flag; every flagged product-wide
-    metric explained by the segments (role, experience, channel, platform, country) that drove it.
+    metric explained by the segments (role, experience, channel, platform, country; prompt for the completion rate)
+    that drove it.
     Tables ml.anomaly_flags and ml.anomaly_root_causes, replaced for the window's days."""
     import pandas as pd
 
@@ -43,7 +44,13 @@ def anomaly_flags(context: dg.AssetExecutionContext, warehouse: WarehouseResourc
     url = warehouse.url()
     start = days[0] - timedelta(days=HISTORY_DAYS)
     metrics = marts.daily_metrics(url, start, days[-1])
-    segments = marts.daily_metrics_by_segment(url, start, days[-1])
+    segments = pd.concat(
+        [
+            marts.daily_metrics_by_segment(url, start, days[-1]),
+            marts.prompt_completion_segments(url, start, days[-1]),
+        ],
+        ignore_index=True,
+    )
     config = AnomalyConfig()
 
     overall = detect_anomalies(metrics, days=days, config=config)

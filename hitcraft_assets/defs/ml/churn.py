@@ -153,8 +153,8 @@ def churn_model(context: dg.AssetExecutionContext, warehouse: WarehouseResource)
 def churn_scores(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
     """For each day of the window, every user active in the 28 days up to it scored by the promoted churn model
     with data through that day: probability, risk tier (low < 0.3 <= medium < 0.6 <= high) and the three
-    strongest reasons in plain words. Table ml.churn_scores, replaced for the window's days; risk by segment
-    in the metadata."""
+    strongest reasons in plain words. Tables ml.churn_scores and ml.churn_risk_by_segment (users, mean probability
+    and high-risk share per role, experience, channel, platform, country), replaced for the window's days."""
     import pandas as pd
 
     from hitcraft_assets import marts
@@ -168,11 +168,14 @@ def churn_scores(context: dg.AssetExecutionContext, warehouse: WarehouseResource
         raise dg.Failure("no promoted churn model: materialize ml/churn_model first")
     activity = marts.user_daily_activity(url, days[0] - timedelta(days=SCORING_HISTORY_DAYS), days[-1])
     users = marts.dim_users(url)
-    frames = []
+    frames, risk_frames = [], []
     for day in days:
         features = build_churn_features(activity, users, day + timedelta(days=1))
-        frames.append(score_users(model["model_bytes"], features, model["feature_list"]).assign(score_date=day))
+        day_scores = score_users(model["model_bytes"], features, model["feature_list"]).assign(score_date=day)
+        frames.append(day_scores)
+        risk_frames.append(risk_by_segment(day_scores, users).assign(score_date=day))
     scores = pd.concat(frames, ignore_index=True).assign(model_version=model["version"])
+    risks = pd.concat(risk_frames, ignore_index=True)
     written = wh.replace_rows(
         tables.CHURN_SCORES,
         scores[tables.CHURN_SCORES.column_names],
@@ -180,8 +183,15 @@ def churn_scores(context: dg.AssetExecutionContext, warehouse: WarehouseResource
         params={"first": days[0], "last": days[-1]},
         url=url,
     )
+    wh.replace_rows(
+        tables.CHURN_RISK_BY_SEGMENT,
+        risks[tables.CHURN_RISK_BY_SEGMENT.column_names],
+        where="score_date between %(first)s and %(last)s",
+        params={"first": days[0], "last": days[-1]},
+        url=url,
+    )
     latest = scores[scores["score_date"] == days[-1]]
-    segments = risk_by_segment(latest, users)
+    segments = risks[risks["score_date"] == days[-1]].drop(columns=["score_date"])
     tiers = latest["risk_tier"].value_counts().to_dict()
     context.log.info(f"churn scores {days[0]}..{days[-1]}: {written} rows; {days[-1]}: {tiers}")
     probabilities = scores["churn_probability"]

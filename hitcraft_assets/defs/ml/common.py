@@ -12,6 +12,7 @@ DAILY_METRICS = dg.AssetKey(["marts", "daily_metrics"])
 DAILY_METRICS_BY_SEGMENT = dg.AssetKey(["marts", "daily_metrics_by_segment"])
 USER_DAILY_ACTIVITY = dg.AssetKey(["marts", "user_daily_activity"])
 DIM_USERS = dg.AssetKey(["marts", "dim_users"])
+PROMPT_PERFORMANCE = dg.AssetKey(["marts", "prompt_performance"])
 
 ML_GROUP = "ml"
 

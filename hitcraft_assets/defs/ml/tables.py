@@ -222,3 +222,18 @@ PERSONA_MODELS = Table(
     ),
     ("week_start",),
 )
+
+CHURN_RISK_BY_SEGMENT = Table(
+    SCHEMA,
+    "churn_risk_by_segment",
+    (
+        ("score_date", "date not null"),
+        ("segment_type", "text not null"),
+        ("segment_value", "text not null"),
+        ("users", "integer not null"),
+        ("mean_churn_probability", "double precision"),
+        ("high_risk_users", "integer"),
+        ("high_risk_share", "double precision"),
+    ),
+    ("score_date", "segment_type", "segment_value"),
+)

@@ -47,3 +47,33 @@ def test_daily_schedule_requests_yesterday_with_the_lookback():
     assert request.tags[ASSET_PARTITION_RANGE_START_TAG] == "2026-11-15"
     assert request.tags[ASSET_PARTITION_RANGE_END_TAG] == "2026-11-20"
     assert request.run_key == "daily-2026-11-20"
+
+
+def test_ml_assets_hang_off_the_marts_with_checks_and_schedule():
+    from hitcraft_assets.definitions import defs
+
+    graph = defs.resolve_asset_graph()
+    daily = graph.get(dg.AssetKey(["mixpanel", "raw_events"])).partitions_def
+    for key, parent in (
+        (["ml", "anomaly_flags"], ["marts", "daily_metrics_by_segment"]),
+        (["ml", "metric_trends"], ["marts", "daily_metrics"]),
+        (["ml", "churn_scores"], ["ml", "churn_model"]),
+    ):
+        node = graph.get(dg.AssetKey(key))
+        assert dg.AssetKey(parent) in node.parent_keys
+        assert node.partitions_def == daily and node.backfill_policy == dg.BackfillPolicy.single_run()
+    model = graph.get(dg.AssetKey(["ml", "churn_model"]))
+    assert model.partitions_def is None and {"xgboost", "scikit-learn"} <= set(model.kinds)
+    segments = graph.get(dg.AssetKey(["ml", "user_segments"]))
+    assert isinstance(segments.partitions_def, dg.WeeklyPartitionsDefinition)
+    checks = {c.name for c in graph.asset_check_keys}
+    assert {
+        "anomaly_flag_volume",
+        "anomaly_intervals_valid",
+        "forecast_intervals_valid",
+        "churn_model_promotion",
+        "churn_scores_valid",
+        "personas_cover_active_users",
+    } <= checks
+    schedule = defs.resolve_schedule_def("weekly_churn_model")
+    assert schedule.cron_schedule == "0 5 * * 1" and schedule.default_status == dg.DefaultScheduleStatus.RUNNING

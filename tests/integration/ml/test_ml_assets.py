@@ -59,7 +59,7 @@ def ml(warehouse_url, dbt):
         load_days(conn, client, DAYS, project_today=NOW.date(), reporting_tz="UTC", source="sample", client_version="t")
     # dbt's own tests run in tests/integration/dbt; here the models are inputs
     dbt("run", "--select", "tag:daily", vars={"min_date": str(DAYS[0]), "max_date": str(DAYS[-1])})
-    dbt("run", "--select", "daily_metrics daily_metrics_by_segment dim_users user_lifecycle_daily")
+    dbt("run", "--select", "daily_metrics daily_metrics_by_segment dim_users user_lifecycle_daily prompt_performance")
 
     runs = {
         "model": _materialize([churn_model], warehouse_url),
@@ -90,6 +90,10 @@ def test_incident_flagged_with_its_root_cause_and_no_other_day(ml):
     assert failure["direction"] == "up"
     assert (failure["root_cause_segment_type"], failure["root_cause_segment_value"]) == ("platform", "ios")
     assert "platform = ios" in failure["root_cause"]
+    completion = flags[flags["metric"] == "production_completion_rate"]
+    assert completion.empty or completion.iloc[0]["root_cause_segment_value"] == "ios"
+    prompts = q("select count(*) as n from ml.anomaly_root_causes where segment_type = 'prompt'")
+    assert prompts["n"].iloc[0] > 0 or completion.empty  # the completion rate is explained by prompt too
     causes = q(
         "select * from ml.anomaly_root_causes where metric = 'render_failure_rate' and segment_type = 'platform'"
         " order by rank"
@@ -124,6 +128,12 @@ def test_fast_churning_channel_scores_highest(ml):
         {"d": SCORE_DAYS[-1]},
     )
     assert by_channel.iloc[0]["acquisition_channel"] == "tiktok", by_channel
+    stored = q(
+        "select segment_value from ml.churn_risk_by_segment where score_date = %(d)s"
+        " and segment_type = 'acquisition_channel' order by mean_churn_probability desc limit 1",
+        {"d": SCORE_DAYS[-1]},
+    )
+    assert stored["segment_value"].iloc[0] == "tiktok"
     scores = q(
         "select score_date, count(*) as n, min(churn_probability) as lo, max(churn_probability) as hi"
         " from ml.churn_scores group by 1 order by 1"
