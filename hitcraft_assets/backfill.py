@@ -59,15 +59,23 @@ def _graphql(url: str, query: str, variables: dict | None = None) -> dict:
     return body["data"]
 
 
+def _keys_inside(keys: list[str], first: date, last: date) -> list[str]:
+    """Day partitions inside first..last; for longer ones (weeks) those whose last day is inside it, so a week
+    that started before `first` is built once its end is loaded, and one not over by `last` waits."""
+    days = [date.fromisoformat(k) for k in keys]
+    length = (days[1] - days[0]).days if len(days) > 1 else 1
+    return [k for k, d in zip(keys, days) if first <= d + timedelta(days=length - 1) <= last]
+
+
 def launch(url: str, first: date, last: date, *, title: str) -> str:
-    """One backfill of every asset: daily-partitioned ones over first..last, weekly ones over the complete weeks
-    that start in it, unpartitioned ones once. Single-run backfill policies turn each range into one run."""
+    """One backfill of every asset: daily-partitioned ones over first..last, weekly ones over the weeks that end
+    in it, unpartitioned ones once. Single-run backfill policies turn each range into one run."""
     nodes = _graphql(url, _ASSET_NODES)["assetNodes"]
     selectors = []
     for node in nodes:
         selector: dict = {"assetKey": {"path": node["assetKey"]["path"]}}
         if node["isPartitioned"]:
-            keys = [k for k in node["partitionKeys"] if first.isoformat() <= k <= last.isoformat()]
+            keys = _keys_inside(node["partitionKeys"], first, last)
             if not keys:
                 continue  # e.g. no complete week in a short range
             selector["partitions"] = {"range": {"start": keys[0], "end": keys[-1]}}

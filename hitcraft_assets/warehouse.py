@@ -223,7 +223,8 @@ class Table:
 
 
 def read_frame(sql: str, params: dict | None = None, url: str | None = None):
-    """Run a read query and return a DataFrame (dates stay `datetime.date`, numerics become floats/ints)."""
+    """Run a read query and return a DataFrame (dates stay `datetime.date`; `numeric` columns arrive as Decimal,
+    so readers convert what they compute with)."""
     import pandas as pd
 
     with connection(url) as conn, conn.cursor() as cur:
@@ -232,9 +233,19 @@ def read_frame(sql: str, params: dict | None = None, url: str | None = None):
         return pd.DataFrame.from_records(cur.fetchall(), columns=names)
 
 
+def _json_safe(value):
+    if isinstance(value, float) and value != value:  # NaN: not JSON, and jsonb rejects it
+        return None
+    if isinstance(value, dict):
+        return {k: _json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_safe(v) for v in value]
+    return value
+
+
 def _copy_value(value):
     if isinstance(value, dict | list):
-        return json.dumps(value)
+        return json.dumps(_json_safe(value), allow_nan=False, default=float)
     if isinstance(value, bytes | memoryview):
         return "\\x" + bytes(value).hex()  # bytea hex input
     return value
@@ -263,8 +274,14 @@ def replace_rows(table: Table, frame, *, where: str | None = None, params: dict 
     names = ", ".join(f'"{c}"' for c in table.column_names)
     with connection(url) as conn:
         with conn.cursor() as cur:
+            # Concurrent first writes would race on the catalog: the DDL runs alone under one lock.
+            cur.execute("select pg_advisory_xact_lock(hashtext('hitcraft.create_tables'))")
             cur.execute(f'create schema if not exists "{table.schema}"')
             cur.execute(table.ddl())
+        conn.commit()
+        with conn.cursor() as cur:
+            # Writers of one table take turns, so overlapping windows cannot collide on the primary key.
+            cur.execute("select pg_advisory_xact_lock(hashtext(%s))", (table.qualified,))
             cur.execute(f"delete from {table.qualified}" + (f" where {where}" if where else ""), params)
             cur.copy_expert(f"copy {table.qualified} ({names}) from stdin with (format csv, null '\\N')", buffer)
         conn.commit()

@@ -44,22 +44,28 @@ def anomaly_flags(context: dg.AssetExecutionContext, warehouse: WarehouseResourc
     url = warehouse.url()
     start = days[0] - timedelta(days=HISTORY_DAYS)
     metrics = marts.daily_metrics(url, start, days[-1])
-    segments = pd.concat(
-        [
-            marts.daily_metrics_by_segment(url, start, days[-1]),
-            marts.prompt_completion_segments(url, start, days[-1]),
-        ],
-        ignore_index=True,
-    )
+    segments = marts.daily_metrics_by_segment(url, start, days[-1])
+    # By prompt (completion rate only): renders started that day, completed at any time later, so the latest
+    # days read low and the shares are not comparable with the user segments': stored, never the named cause.
+    prompts = marts.prompt_completion_segments(url, start, days[-1])
     config = AnomalyConfig()
 
     overall = detect_anomalies(metrics, days=days, config=config)
+    if overall.empty or not overall["severity"].notna().any():
+        context.log.warning(f"no metric could be judged for {days[0]}..{days[-1]} (no data or too little history)")
     by_segment = detect_anomalies(segments, days=days, config=config)
-    explanations = explain_anomalies(overall, segments, config=config)
+    flagged_rows = overall[overall["is_anomaly"].astype(bool)] if len(overall) else overall
+    explanations = explain_anomalies(flagged_rows, segments, config=config) if len(flagged_rows) else None
+    by_prompt = explain_anomalies(flagged_rows, prompts, config=config) if len(flagged_rows) else None
     overall = _attach_root_causes(overall, explanations, describe_root_cause)
+    explanations = (
+        pd.concat([f for f in (explanations, by_prompt) if f is not None and len(f)], ignore_index=True)
+        if any(f is not None and len(f) for f in (explanations, by_prompt))
+        else pd.DataFrame(columns=tables.ANOMALY_ROOT_CAUSES.column_names)
+    )
 
     flags = pd.concat(
-        [overall.assign(segment_type="all", segment_value="all"), by_segment[by_segment["is_anomaly"]]],
+        [overall.assign(segment_type="all", segment_value="all"), by_segment[by_segment["is_anomaly"].astype(bool)]],
         ignore_index=True,
     )
     flags = flags.rename(columns={"lower": "lower_bound", "upper": "upper_bound"})
@@ -80,7 +86,7 @@ def anomaly_flags(context: dg.AssetExecutionContext, warehouse: WarehouseResourc
         url=url,
     )
 
-    flagged = overall[overall["is_anomaly"]].sort_values("severity", key=abs, ascending=False)
+    flagged = overall[overall["is_anomaly"].astype(bool)].sort_values("severity", key=abs, ascending=False)
     judged = overall["severity"].notna()
     context.log.info(
         f"anomaly flags {days[0]}..{days[-1]}: {len(flagged)} product-wide and "
@@ -91,14 +97,14 @@ def anomaly_flags(context: dg.AssetExecutionContext, warehouse: WarehouseResourc
         "date_range": f"{days[0]}..{days[-1]}",
         "metric_days_judged": int(judged.sum()),
         "flags": len(flagged),
-        "segment_flags": int(by_segment["is_anomaly"].sum()),
+        "segment_flags": int(by_segment["is_anomaly"].astype(bool).sum()),
         "flagged": dg.MetadataValue.md(
             common.table_markdown(
                 flagged[["metric_date", "metric", "value", "expected", "severity", "direction", "root_cause"]]
             )
         ),
     }
-    if len(flagged):
+    if len(flagged) and len(days) <= CHART_MAX_DAYS:  # a range run's metadata is copied to every partition
         top = flagged.iloc[0]
         history = metrics[metrics["metric"] == top["metric"]].set_index("metric_date")["value"]
         history.index = pd.to_datetime(history.index)
@@ -116,7 +122,7 @@ def _attach_root_causes(overall: "pd.DataFrame", explanations: "pd.DataFrame", d
     overall["root_cause"] = None
     overall["root_cause_segment_type"] = None
     overall["root_cause_segment_value"] = None
-    if explanations.empty:
+    if explanations is None or explanations.empty:
         return overall
     for (day, metric), rows in explanations.groupby(["metric_date", "metric"], sort=False):
         summary = describe(rows)
@@ -128,6 +134,7 @@ def _attach_root_causes(overall: "pd.DataFrame", explanations: "pd.DataFrame", d
     return overall
 
 
+CHART_MAX_DAYS = 7
 #: More product-wide flags than this share of judged metric-days means the sensitivity is wrong, not the product.
 MAX_FLAG_SHARE = 0.05
 

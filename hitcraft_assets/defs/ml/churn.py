@@ -13,8 +13,9 @@ from hitcraft_assets.defs.ml import common, tables
 
 MODEL_KEY = dg.AssetKey(["ml", "churn_model"])
 SCORES_KEY = dg.AssetKey(["ml", "churn_scores"])
-#: Activity read before the first scored day: the longest feature window plus slack.
-SCORING_HISTORY_DAYS = 60
+#: Days at the end of the data still filling with late events (Mixpanel: up to 5 days; most within 1–2): the
+#: held-out label window ends before them, so that not-yet-arrived activity does not count as churn.
+LATE_DAYS = 3
 
 
 def promoted_model(url: str) -> dict | None:
@@ -47,7 +48,8 @@ def promoted_model(url: str) -> dict | None:
 )
 def churn_model(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
     """XGBoost churn model trained on up to four weekly past cutoffs and evaluated on a later, time-separated
-    cutoff (label: active in the 28 days before the cutoff, no core event in the next 14), next to a logistic
+    cutoff (label: active in the 28 days before the cutoff, no core event in the next 14; the label window ends
+    LATE_DAYS before the newest data, which may still receive late events), next to a logistic
     baseline and the currently promoted model re-scored on the same held-out users. Every version (model bytes,
     metrics, feature list) is kept in ml.churn_model_versions; a version worse than the baseline or the current
     model is stored but not promoted, and the check `churn_model_promotion` fails."""
@@ -70,7 +72,8 @@ def churn_model(context: dg.AssetExecutionContext, warehouse: WarehouseResource)
     if activity.empty:
         raise dg.Failure("marts.user_daily_activity is empty: materialize the dbt models first")
     try:
-        train_cutoffs, eval_cutoff = suggest_cutoffs(activity)
+        last_complete = max(activity["activity_date"]) - timedelta(days=LATE_DAYS)
+        train_cutoffs, eval_cutoff = suggest_cutoffs(activity, last_complete_day=last_complete)
     except ValueError as exc:
         raise dg.Failure(f"not enough history to train a churn model: {exc}") from exc
     context.log.info(f"training on cutoffs {[str(c) for c in train_cutoffs]}, evaluating on {eval_cutoff}")
@@ -166,7 +169,8 @@ def churn_scores(context: dg.AssetExecutionContext, warehouse: WarehouseResource
     model = promoted_model(url)
     if model is None:
         raise dg.Failure("no promoted churn model: materialize ml/churn_model first")
-    activity = marts.user_daily_activity(url, days[0] - timedelta(days=SCORING_HISTORY_DAYS), days[-1])
+    # all history: the lifetime features (ever subscribed, ever rendered …) must match training
+    activity = marts.user_daily_activity(url, None, days[-1])
     users = marts.dim_users(url)
     frames, risk_frames = [], []
     for day in days:
@@ -227,7 +231,7 @@ churn_model_job = dg.define_asset_job("churn_model_retrain", selection=[MODEL_KE
 churn_model_schedule = dg.ScheduleDefinition(
     name="weekly_churn_model",
     job=churn_model_job,
-    cron_schedule="0 5 * * 1",  # Mondays 05:00, after the daily ingest and dbt build
+    cron_schedule="0 5 * * 1",  # Mondays 05:00, an hour after the daily ingest
     execution_timezone=settings.reporting_timezone(),
     default_status=dg.DefaultScheduleStatus.RUNNING,
 )

@@ -19,17 +19,7 @@ weekly_partitions = dg.WeeklyPartitionsDefinition(
 )
 SEGMENTS_KEY = dg.AssetKey(["ml", "user_segments"])
 PROFILE_DAYS = 28
-
-
-def _previous_model(url: str, week_start: date):
-    exists = wh.read_frame("select to_regclass('ml.persona_models') is not null as ok", url=url)
-    if not exists["ok"].iloc[0]:
-        return None
-    rows = wh.read_frame(
-        "select model_pickle from ml.persona_models where week_start = %(w)s", {"w": week_start}, url=url
-    )
-    # Our own table, written by this asset: unpickling it is as trusted as the code that wrote it.
-    return pickle.loads(bytes(rows["model_pickle"].iloc[0])) if len(rows) else None
+MIN_USERS = 50
 
 
 @dg.asset(
@@ -37,7 +27,7 @@ def _previous_model(url: str, week_start: date):
     deps=[common.USER_DAILY_ACTIVITY, common.DIM_USERS],
     kinds={"scikit-learn", "pandas", "postgres"},
     partitions_def=weekly_partitions,
-    backfill_policy=dg.BackfillPolicy.multi_run(1),  # each week needs the previous week's model
+    backfill_policy=dg.BackfillPolicy.single_run(),
     group_name=common.ML_GROUP,
     check_specs=[dg.AssetCheckSpec("personas_cover_active_users", asset=SEGMENTS_KEY)],
 )
@@ -48,21 +38,40 @@ def user_segments(context: dg.AssetExecutionContext, warehouse: WarehouseResourc
     migration from the previous week measured with the previous week's model applied to both weeks (names of two
     independent fits are not comparable). Tables ml.user_personas, ml.persona_summary, ml.persona_migration,
     ml.persona_models."""
+    from hitcraft_assets import marts
+
+    window = context.partition_key_range
+    first_week, last_week = date.fromisoformat(window.start), date.fromisoformat(window.end)
+    url = warehouse.url()
+    activity = marts.user_daily_activity(
+        url, first_week - timedelta(days=PROFILE_DAYS + 7), last_week + timedelta(days=6)
+    )
+    users = marts.dim_users(url)
+    first_day = min(activity["activity_date"]) if len(activity) else None
+    metadata, checks = {}, []
+    week_start = first_week
+    while week_start <= last_week:
+        metadata, check = _one_week(context, url, week_start, activity, users, first_day)
+        checks.append(check)
+        week_start += timedelta(days=7)
+    # a range run records one result per run: the newest week's metadata, every week's check must pass
+    failed = [c for c in checks if not c.passed]
+    return dg.MaterializeResult(metadata=metadata, check_results=[failed[0] if failed else checks[-1]])
+
+
+def _one_week(context, url: str, week_start: date, activity, users, first_day: date | None):
     import pandas as pd
 
-    from hitcraft_assets import marts
     from hitcraft_assets.analytics.charts import bar_chart_png
     from hitcraft_assets.analytics.persona_value import persona_summary, value_potential
     from hitcraft_assets.analytics.personas import assign_personas, behaviour_profile, fit_personas, persona_migration
 
-    week_start = date.fromisoformat(context.partition_key)
     as_of = week_start + timedelta(days=7)
-    url = warehouse.url()
-    activity = marts.user_daily_activity(url, week_start - timedelta(days=PROFILE_DAYS + 7), as_of - timedelta(days=1))
-    users = marts.dim_users(url)
     profile = behaviour_profile(activity, users, as_of, window_days=PROFILE_DAYS)
-    if len(profile) < 50:
+    if len(profile) < MIN_USERS:
         raise dg.Failure(f"only {len(profile)} users active in the 28 days before {as_of}: too few for personas")
+    # The first weeks of a fresh warehouse see a partly empty 28-day window: kept, but marked.
+    complete = first_day is not None and as_of - timedelta(days=PROFILE_DAYS) >= first_day
     model = fit_personas(profile)
     assignments = assign_personas(model, profile)
     potential = value_potential(profile, assignments)
@@ -72,9 +81,11 @@ def user_segments(context: dg.AssetExecutionContext, warehouse: WarehouseResourc
     personas["week_start"] = week_start
     summary = persona_summary(profile, assignments).assign(week_start=week_start)
 
-    previous_model = _previous_model(url, week_start - timedelta(days=7))
-    if previous_model is not None:
-        previous_profile = behaviour_profile(activity, users, week_start, window_days=PROFILE_DAYS)
+    # Migration against ONE model: last week's, refitted here (deterministic) so that it does not depend on
+    # which week's run finished first; names of two independent fits are not comparable.
+    previous_profile = behaviour_profile(activity, users, week_start, window_days=PROFILE_DAYS)
+    if len(previous_profile) >= MIN_USERS:
+        previous_model = fit_personas(previous_profile)
         migration = persona_migration(
             assign_personas(previous_model, previous_profile)[["user_key", "persona"]],
             assign_personas(previous_model, profile)[["user_key", "persona"]],
@@ -106,27 +117,25 @@ def user_segments(context: dg.AssetExecutionContext, warehouse: WarehouseResourc
     )
     wh.replace_rows(tables.PERSONA_MODELS, model_row, where=where, params=week, url=url)
 
-    context.log.info(f"personas for week {week_start}: k={model.k}, {written} users")
+    context.log.info(f"personas for week {week_start}: k={model.k}, {written} users, window complete: {complete}")
     chart = bar_chart_png(
         list(summary["persona"]), list(summary["share"]), f"Personas, week of {week_start}", as_percent=True
     )
     moved = migration[migration["from_persona"] != migration["to_persona"]].sort_values("users", ascending=False)
-    return dg.MaterializeResult(
-        metadata={
-            "dagster/row_count": written,
-            "week": f"{week_start}..{week_start + timedelta(days=6)}",
-            "k": model.k,
-            "k_criterion": dg.MetadataValue.md(common.table_markdown(model.criteria, floatfmt=".4f")),
-            "personas": dg.MetadataValue.md(common.table_markdown(summary.drop(columns=["week_start"]))),
-            "persona_sizes": dg.MetadataValue.md(common.png_markdown(chart, "persona sizes")),
-            "largest_migrations": dg.MetadataValue.md(common.table_markdown(moved, max_rows=10)),
-        },
-        check_results=[
-            dg.AssetCheckResult(
-                check_name="personas_cover_active_users",
-                passed=bool(len(personas) == len(profile) and personas["persona"].notna().all()),
-                metadata={"profiled_users": len(profile), "assigned_users": len(personas)},
-                description="every user active in the profile window has a persona",
-            )
-        ],
+    metadata = {
+        "dagster/row_count": written,
+        "week": f"{week_start}..{week_start + timedelta(days=6)}",
+        "profile_window_complete": bool(complete),
+        "k": model.k,
+        "k_criterion": dg.MetadataValue.md(common.table_markdown(model.criteria, floatfmt=".4f")),
+        "personas": dg.MetadataValue.md(common.table_markdown(summary.drop(columns=["week_start"]))),
+        "persona_sizes": dg.MetadataValue.md(common.png_markdown(chart, "persona sizes")),
+        "largest_migrations": dg.MetadataValue.md(common.table_markdown(moved, max_rows=10)),
+    }
+    check = dg.AssetCheckResult(
+        check_name="personas_cover_active_users",
+        passed=bool(len(personas) == len(profile) and personas["persona"].notna().all()),
+        metadata={"week": str(week_start), "profiled_users": len(profile), "assigned_users": len(personas)},
+        description="every user active in the profile window has a persona",
     )
+    return metadata, check

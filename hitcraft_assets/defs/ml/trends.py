@@ -23,6 +23,8 @@ KEY_METRICS = (
 WARMUP_DAYS = 14
 HISTORY_DAYS = 365
 HORIZON_DAYS = 30
+#: A range run's metadata is copied to each of its partitions: charts only for short (daily) runs.
+CHART_MAX_DAYS = 7
 
 
 @dg.asset(
@@ -99,7 +101,7 @@ def metric_trends(context: dg.AssetExecutionContext, warehouse: WarehouseResourc
     )
 
     latest = trends[trends["as_of"] == as_of]
-    significant = latest[latest["trend"] != "no trend"]
+    significant = latest[latest["trend"].isin(["increasing", "decreasing"])]
     wow = changes[(changes["as_of"] == as_of) & (changes["comparison"] == "wow")]
     context.log.info(
         f"trends {days[0]}..{days[-1]}: {len(trends)} trend rows, {len(points)} change points, "
@@ -125,7 +127,7 @@ def metric_trends(context: dg.AssetExecutionContext, warehouse: WarehouseResourc
             common.table_markdown(backtest.drop(columns=[c for c in ("transform",) if c in backtest]))
         ),
     }
-    if "dau" in available:
+    if "dau" in available and len(days) <= CHART_MAX_DAYS:
         history = metrics[metrics["metric"] == "dau"].set_index("metric_date")["value"]
         history.index = pd.to_datetime(history.index)
         dau_forecast = forecasts[forecasts["metric"] == "dau"]

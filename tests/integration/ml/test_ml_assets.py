@@ -66,6 +66,8 @@ def ml(warehouse_url, dbt):
         "daily": _materialize([anomaly_flags, metric_trends], warehouse_url, tags=_range_tags(FLAG_DAYS)),
         "scores": _materialize([churn_scores], warehouse_url, tags=_range_tags(SCORE_DAYS)),
         "week": _materialize([user_segments], warehouse_url, partition_key=str(WEEK)),
+        # a day after the data: nothing to judge, nothing flagged, no failure
+        "empty": _materialize([anomaly_flags], warehouse_url, partition_key=str(ANCHOR + timedelta(days=3))),
     }
 
     def q(sql, params=None):
@@ -103,6 +105,13 @@ def test_incident_flagged_with_its_root_cause_and_no_other_day(ml):
     assert judged["n"].iloc[0] > 20 * 15  # most metric-days of the 30-day window were judged, not skipped
     checks = {c.check_name: c.passed for c in runs["daily"].get_asset_check_evaluations()}
     assert checks["anomaly_flag_volume"] and checks["anomaly_intervals_valid"]
+
+
+def test_a_day_without_data_flags_nothing(ml):
+    runs, q = ml
+    rows = q("select count(*) as n from ml.anomaly_flags where metric_date = %(d)s", {"d": ANCHOR + timedelta(days=3)})
+    assert rows["n"].iloc[0] == 0
+    assert _metadata(runs["empty"], dg.AssetKey(["ml", "anomaly_flags"]))["flags"] == 0
 
 
 def test_churn_model_beats_baseline_and_is_stored(ml):
