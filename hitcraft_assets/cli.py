@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 import typer
 
 from hitcraft_assets import settings
+from hitcraft_assets.cli_ml import ml_app
 
 app = typer.Typer(
     help="HitCraft analytics platform: Mixpanel → PostgreSQL → dbt → ML → insights, orchestrated by Dagster.",
@@ -23,6 +24,7 @@ db_app = typer.Typer(
     help="The warehouse database (embedded PostgreSQL unless HITCRAFT_DATABASE_URL is set).", no_args_is_help=True
 )
 app.add_typer(db_app, name="db")
+app.add_typer(ml_app, name="ml")
 
 
 class UserError(Exception):

@@ -5,20 +5,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
-from datetime import date, timedelta
+from datetime import date
 
 import pandas as pd
 
 from hitcraft_assets.analytics.insights.model import Insight, Recommendation
 from hitcraft_assets.analytics.insights.stats import confidence_score, minimum_detectable_effect
 
-SEGMENT_TYPES = ("role", "experience_level", "acquisition_channel", "platform", "country")
 AB_TEST_WEEKS = 2
-
-
-def day(value) -> date:
-    """A date from a date, datetime, Timestamp or ISO string."""
-    return pd.Timestamp(value).date()
 
 
 def day_series(values: pd.Series) -> pd.Series:
@@ -118,25 +112,21 @@ def build_insight(
     sample_size: float,
     effect_relative: float | None,
     numbers: dict[str, float],
+    evidence_p: float | None = None,
     **fields,
 ) -> Insight:
-    """An Insight with `confidence` from `stats.confidence_score(p_value, sample_size, effect_relative)`; numbers
-    are stored as floats (NaN dropped). `fields` are the remaining Insight fields."""
+    """An Insight with `confidence` from `stats.confidence_score(p, sample_size, effect_relative)`, p = p_value, or
+    `evidence_p` for interval-only evidence (e.g. `stats.p_value_from_interval`); numbers are stored as floats (NaN
+    dropped). `fields` are the remaining Insight fields."""
     clean = {k: float(v) for k, v in numbers.items() if v is not None and math.isfinite(float(v))}
     return Insight(
         p_value=None if p_value is None else float(p_value),
         sample_size=int(round(sample_size)),
         effect_relative=None if effect_relative is None or not math.isfinite(effect_relative) else effect_relative,
-        confidence=confidence_score(p_value, sample_size, effect_relative),
+        confidence=confidence_score(p_value if p_value is not None else evidence_p, sample_size, effect_relative),
         numbers=clean,
         **fields,
     )
-
-
-def week_window(as_of: date, days: int = 7, offset_days: int = 0) -> tuple[date, date]:
-    """(start, end) of the `days`-day window ending `offset_days` before `as_of`."""
-    end = as_of - timedelta(days=offset_days)
-    return end - timedelta(days=days - 1), end
 
 
 def label(segment_type: str, segment_value: str) -> str:

@@ -163,7 +163,7 @@ def _step_changes(funnel: str, now: pd.DataFrame, before: pd.DataFrame, last_ent
                 insight_type="risk" if fell else "success",
                 generator="funnel_insights",
                 as_of=as_of,
-                title=f"{funnel} funnel step {step} {'down' if fell else 'up'} {text.pp(cmp.difference)} week over week",
+                title=f"{funnel} funnel step {step} {text.pp(cmp.difference)} week over week",
                 statement=statement,
                 metric=f"{funnel}_funnel_step_{step}",
                 segment_type=None,
@@ -223,7 +223,7 @@ def _widest_step(mine: pd.DataFrame, rows: pd.DataFrame, value, below: bool) -> 
     rate_rest = (others["users"] / others["previous_step_users"]).reindex(rate_own.index)
     gap = (rate_own - rate_rest).dropna()
     gap = gap[gap < 0] if below else gap[gap > 0]
-    step = int((gap.idxmin() if below else gap.idxmax())) if not gap.empty else 1
+    step = int(gap.idxmin() if below else gap.idxmax()) if not gap.empty else 1
     return step, float(rate_own.get(step, float("nan"))), float(rate_rest.get(step, float("nan")))
 
 
@@ -236,7 +236,7 @@ def _segment(funnel, breakdown, value, cmp, mine, rows, last_entry: date, window
                "ci_low": cmp.ci_low, "ci_high": cmp.ci_high, "ci_level": 0.95, "n": cmp.n1, "rest_n": cmp.n2,
                "p_value": cmp.p_value, "window_days": window_days}  # fmt: skip
     statement = (
-        f"{breakdown} = {value} users converted through the whole {funnel} funnel at {text.pct(cmp.rate1)} "
+        f"Users with {breakdown} = {value} converted through the whole {funnel} funnel at {text.pct(cmp.rate1)} "
         f"({text.count(cmp.n1)} entrants, {start}..{last_entry}) vs {text.pct(cmp.rate2)} for the other "
         f"{breakdown} values ({text.count(cmp.n2)} entrants): {text.pp(cmp.difference)} "
         f"({text.signed_pct(cmp.relative)}), 95% CI {text.pp(cmp.ci_low)} to {text.pp(cmp.ci_high)}; "

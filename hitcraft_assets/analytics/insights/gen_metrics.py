@@ -15,6 +15,7 @@ from scipy import stats
 from hitcraft_assets.analytics.insights import text
 from hitcraft_assets.analytics.insights.base import build_insight, day_series, is_empty, label, require
 from hitcraft_assets.analytics.insights.model import Insight, Recommendation
+from hitcraft_assets.analytics.insights.stats import clamp_p
 
 # Metrics where a rise is bad news; every other metric is better when higher.
 LOWER_IS_BETTER = frozenset({"render_failure_rate", "median_days_between_sessions"})
@@ -77,7 +78,7 @@ def anomaly_insights(flags: pd.DataFrame, root_causes: pd.DataFrame | None, as_o
         return []
     require(flags, ["metric_date", "metric", "segment_type", "segment_value", "value", "expected", "severity"], "flags")
     frame = flags.assign(metric_date=day_series(flags["metric_date"]))
-    frame = frame[(frame["metric_date"] == pd.Timestamp(as_of)) & frame["is_anomaly"].fillna(False).astype(bool)]
+    frame = frame[(frame["metric_date"] == pd.Timestamp(as_of)) & _flagged(frame["is_anomaly"])]
     if frame.empty:
         return []
     totals = frame[frame["segment_type"] == "all"].copy()
@@ -104,6 +105,11 @@ def anomaly_insights(flags: pd.DataFrame, root_causes: pd.DataFrame | None, as_o
         if row["metric"] not in flagged_totals and seg not in explained:
             insights.append(_anomaly(row, frame.iloc[0:0], frame.iloc[0:0], None, None, as_of))
     return insights
+
+
+def _flagged(values: pd.Series) -> pd.Series:
+    # booleans from the warehouse, or 'True'/'False' strings from a CSV with missing values
+    return values.astype(str).str.lower().isin(["true", "1", "1.0"])
 
 
 def _anomaly(primary, others, also, cause, root_causes, as_of: date) -> Insight:
@@ -156,7 +162,7 @@ def _anomaly(primary, others, also, cause, root_causes, as_of: date) -> Insight:
             f" In that segment {seg['metric']} was also off: {metric_value(seg['metric'], seg['value'])} vs "
             f"{metric_value(seg['metric'], seg['expected'])} expected."
         )
-    p_value = float(2 * stats.norm.sf(abs(z)))
+    p_value = clamp_p(float(2 * stats.norm.sf(abs(z))))
     numbers |= {"p_value": p_value}
     sentence += f" Anomaly test: detector z-score, {text.p_text(p_value)}."
     where = f" for {label(*cause)}" if cause else ""
@@ -240,11 +246,11 @@ def metric_movement_insights(
     if not is_empty(trends):
         t = trends[(day_series(trends["as_of"]) == pd.Timestamp(as_of)) & (trends["window_days"] == trend_window_days)]
         for _, r in t[t["p_value"].notna()].iterrows():
-            rows.setdefault(r["metric"], {})["trend"] = r
+            rows.setdefault(r["metric"], {})["trend"] = _clamped(r)
     if not is_empty(period_changes):
         c = period_changes[day_series(period_changes["as_of"]) == pd.Timestamp(as_of)]
         for _, r in c[c["p_value"].notna()].iterrows():
-            rows.setdefault(r["metric"], {})[r["comparison"]] = r
+            rows.setdefault(r["metric"], {})[r["comparison"]] = _clamped(r)
     denominators = _mean_denominators(daily_metrics, as_of)
     insights = []
     for metric, tests in sorted(rows.items()):
@@ -254,11 +260,19 @@ def metric_movement_insights(
     return insights
 
 
+def _clamped(row: pd.Series) -> pd.Series:
+    row = row.copy()
+    row["p_value"] = clamp_p(float(row["p_value"]))
+    return row
+
+
 def _mean_denominators(daily_metrics, as_of: date) -> dict[str, float]:
     if is_empty(daily_metrics):
         return {}
     dm = daily_metrics.assign(metric_date=day_series(daily_metrics["metric_date"]))
-    last = dm[(dm["metric_date"] <= pd.Timestamp(as_of)) & (dm["metric_date"] > pd.Timestamp(as_of) - pd.Timedelta(days=7))]
+    last = dm[
+        (dm["metric_date"] <= pd.Timestamp(as_of)) & (dm["metric_date"] > pd.Timestamp(as_of) - pd.Timedelta(days=7))
+    ]
     return last.groupby("metric")["denominator"].mean().dropna().to_dict()
 
 

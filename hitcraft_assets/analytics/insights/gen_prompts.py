@@ -46,7 +46,8 @@ def prompt_outlier_insights(
 
     Reference: the other prompts of the category, leaving out outlier prompts (one at a time, most significant
     first, while p < 0.05 / prompts in the category vs the remaining pool), so one strong prompt does not make all
-    the others look weak. Test: two-proportion z-test with the Newcombe interval of the difference (`stats.compare_proportions`).
+    the others look weak. Test: two-proportion z-test with the Newcombe interval of the difference
+    (`stats.compare_proportions`).
     Type 'opportunity' when the prompt completes more often, 'risk' when less. Impact: |difference| x the prompt's
     renders per week = productions gained or lost per week.
     """
@@ -126,7 +127,8 @@ def _insight(prompt_id, prompt_text, category, cmp, n_reference: int, window_day
     statement = (
         f'The "{prompt_text}" prompt ({prompt_id}) completed {text.pct(cmp.rate1)} of its {text.count(cmp.n1)} '
         f"renders in the last {window_days} days ({start}..{as_of}), vs {text.pct(cmp.rate2)} for {n_reference} other "
-        f"{category} prompts ({text.count(cmp.n2)} renders; outlier prompts left out of the reference): {text.signed_pct(cmp.relative)} relative, "
+        f"{category} prompts ({text.count(cmp.n2)} renders; outlier prompts left out of the reference): "
+        f"{text.signed_pct(cmp.relative)} relative, "
         f"{text.pp(cmp.difference)} (95% CI {text.pp(cmp.ci_low)} to {text.pp(cmp.ci_high)}; two-proportion z-test"
         f"{phi}, {text.p_text(cmp.p_value)}). At its current volume that is {text.count(numbers['weekly_impact'])} "
         f"productions {'gained' if better else 'lost'} per week."

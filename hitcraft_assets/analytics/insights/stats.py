@@ -24,6 +24,16 @@ SAMPLE_HALF = 200.0  # sample size at which the sample term is 0.5
 EFFECT_HALF = 0.10  # relative effect at which the effect term is 0.5
 
 
+MIN_P_VALUE = 1e-300  # p-values below this (or underflowed to 0) are reported as this
+
+
+def clamp_p(p_value: float | None) -> float | None:
+    """A p-value clipped to [MIN_P_VALUE, 1] (None and NaN stay): an underflowed 0 cannot be quoted or compared."""
+    if p_value is None or not np.isfinite(p_value):
+        return p_value
+    return float(min(1.0, max(MIN_P_VALUE, p_value)))
+
+
 def benjamini_hochberg(p_values: Sequence[float | None], alpha: float = 0.05) -> tuple[np.ndarray, np.ndarray]:
     """Benjamini-Hochberg false discovery rate control (statsmodels `multipletests(method='fdr_bh')`).
 
@@ -87,7 +97,7 @@ def compare_proportions(
     else:
         test = test_proportions_2indep(c1, m1, c2, m2, method="score", correction=False)
         low, high = confint_proportions_2indep(c1, m1, c2, m2, method="newcomb", alpha=1 - level)
-        z, p_value = float(test.statistic), float(test.pvalue)
+        z, p_value = float(test.statistic), clamp_p(float(test.pvalue))
     return ProportionComparison(
         count1=float(count1),
         n1=float(n1),

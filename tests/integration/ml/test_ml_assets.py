@@ -171,3 +171,19 @@ def test_personas_cover_active_users(ml):
     assert abs(summary["share"].sum() - 1) < 1e-6
     checks = {c.check_name: c.passed for c in runs["week"].get_asset_check_evaluations()}
     assert checks["personas_cover_active_users"]
+
+
+def test_cli_reads_the_ml_outputs(ml, warehouse_url, monkeypatch):
+    from typer.testing import CliRunner
+
+    from hitcraft_assets.cli import app
+
+    monkeypatch.setenv("HITCRAFT_DATABASE_URL", warehouse_url)
+    runner = CliRunner()
+    flagged = runner.invoke(app, ["ml", "flags", "--date", str(INCIDENT)])
+    assert flagged.exit_code == 0, flagged.output
+    assert "render_failure_rate" in flagged.output and "platform = ios" in flagged.output
+    churn = runner.invoke(app, ["ml", "churn", "--top", "3"])
+    assert churn.exit_code == 0 and "tiktok" in churn.output
+    assert runner.invoke(app, ["ml", "personas", "--week", str(WEEK)]).exit_code == 0
+    assert runner.invoke(app, ["ml", "trends", "--date", str(FLAG_DAYS[-1])]).exit_code == 0

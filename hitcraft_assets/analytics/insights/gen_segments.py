@@ -1,0 +1,322 @@
+"""Generator 5: segment risks. Segments whose churn risk rises (ml.churn_risk_by_segment), cohorts whose retention
+falls (marts.retention_cohorts), and segments whose new users drop off early when they have not completed a
+production in their first sessions (marts.user_daily_activity + marts.dim_users)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date, timedelta
+
+import numpy as np
+import pandas as pd
+
+from hitcraft_assets.analytics.insights import text
+from hitcraft_assets.analytics.insights.base import (
+    ab_numbers,
+    ab_test,
+    build_insight,
+    day_series,
+    is_empty,
+    label,
+    new_user_cohort,
+    prepare_activity,
+    require,
+)
+from hitcraft_assets.analytics.insights.model import Insight, Recommendation
+from hitcraft_assets.analytics.insights.stats import compare_proportions
+
+EARLY_SEGMENT_TYPES = ("role", "experience_level", "acquisition_channel", "platform")
+
+
+def churn_risk_insights(churn_by_segment: pd.DataFrame, as_of: date, days_back: int = 7) -> list[Insight]:
+    """Segments whose share of high-risk users rose since `days_back` days ago (key
+    'churn_risk_rising:<segment_type>=<value>', type 'risk'); falls are not reported.
+
+    Input: ml.churn_risk_by_segment (score_date, segment_type, segment_value, users, mean_churn_probability,
+    high_risk_users, high_risk_share). Test: two-proportion z-test of high_risk_users / users on as_of vs
+    as_of - days_back. The two days share most users, which makes the independent-samples test conservative.
+    Impact: the rise in the share x users = users newly at high risk.
+    """
+    if is_empty(churn_by_segment):
+        return []
+    require(churn_by_segment, ["score_date", "segment_type", "segment_value", "users", "high_risk_users"], "churn")
+    frame = churn_by_segment.assign(score_date=day_series(churn_by_segment["score_date"]))
+    before_day = as_of - timedelta(days=days_back)
+    now = frame[frame["score_date"] == pd.Timestamp(as_of)]
+    before = frame[frame["score_date"] == pd.Timestamp(before_day)]
+    merged = now.merge(before, on=["segment_type", "segment_value"], suffixes=("", "_before"))
+    insights = []
+    for _, r in merged.iterrows():
+        if r["users"] <= 0 or r["users_before"] <= 0:
+            continue
+        cmp = compare_proportions(r["high_risk_users"], r["users"], r["high_risk_users_before"], r["users_before"])
+        if cmp.difference <= 0:
+            continue
+        seg = label(r["segment_type"], r["segment_value"])
+        numbers = {"share": cmp.rate1, "share_before": cmp.rate2, "diff": cmp.difference, "users": r["users"],
+                   "users_before": r["users_before"], "high_risk_users": r["high_risk_users"],
+                   "mean_churn": r.get("mean_churn_probability"), "mean_churn_before": r.get(
+                       "mean_churn_probability_before"), "p_value": cmp.p_value, "days_back": days_back,
+                   "ci_low": cmp.ci_low, "ci_high": cmp.ci_high, "ci_level": 0.95}  # fmt: skip
+        statement = (
+            f"{text.pct(cmp.rate1)} of the {text.count(r['users'])} scored {seg} users are at high churn risk on "
+            f"{as_of}, vs {text.pct(cmp.rate2)} of {text.count(r['users_before'])} on {before_day} "
+            f"({text.pp(cmp.difference)}, 95% CI {text.pp(cmp.ci_low)} to {text.pp(cmp.ci_high)}; two-proportion "
+            f"z-test, {text.p_text(cmp.p_value)})."
+        )
+        if pd.notna(numbers["mean_churn"]) and pd.notna(numbers["mean_churn_before"]):
+            now, before = text.pct(numbers["mean_churn"]), text.pct(numbers["mean_churn_before"])
+            statement += f" Mean churn probability {now} vs {before}."
+        insights.append(
+            build_insight(
+                key=f"churn_risk_rising:{r['segment_type']}={r['segment_value']}",
+                insight_type="risk",
+                generator="churn_risk_insights",
+                as_of=as_of,
+                title=f"Churn risk rising for {seg}: {text.pct(cmp.rate1)} high-risk ({text.pp(cmp.difference)})",
+                statement=statement,
+                metric="high_risk_share",
+                segment_type=r["segment_type"],
+                segment_value=str(r["segment_value"]),
+                window_start=as_of,
+                window_end=as_of,
+                baseline_start=before_day,
+                baseline_end=before_day,
+                sample_size=r["users"],
+                sample_unit="users",
+                test="two-proportion z-test (score), Newcombe interval",
+                p_value=cmp.p_value,
+                effect=cmp.difference,
+                effect_relative=cmp.relative,
+                ci_low=cmp.ci_low,
+                ci_high=cmp.ci_high,
+                impact=cmp.difference * r["users"],
+                impact_unit="users",
+                numbers=numbers,
+                recommendations=(
+                    Recommendation(
+                        kind="campaign",
+                        action=f"Send a re-engagement campaign to the {text.count(r['high_risk_users'])} high-risk "
+                        f"{seg} users.",
+                    ),
+                ),
+            )
+        )
+    return insights
+
+
+def retention_change_insights(
+    cohorts: pd.DataFrame, as_of: date, periods: Sequence[int] = (1, 4), baseline_cohorts: int = 3
+) -> list[Insight]:
+    """Weekly-cohort retention: the latest cohort whose period `p` has ended by `as_of` vs the `baseline_cohorts`
+    cohorts before it, pooled (key 'retention_change:week_<p>', type 'risk' when lower, 'success' when higher).
+
+    Input: marts.retention_cohorts (cohort_grain, cohort_start, period_number, period_end, cohort_users,
+    retained_users): rows with cohort_grain 'week' are used; retained = active in week p after the cohort week
+    (bounded retention). The earliest cohort of the table is skipped: on a fresh backfill it holds every user
+    already active when the data starts. Test: two-proportion z-test.
+    """
+    if is_empty(cohorts):
+        return []
+    require(cohorts, ["cohort_grain", "cohort_start", "period_number", "cohort_users", "retained_users"], "cohorts")
+    weekly = cohorts[cohorts["cohort_grain"] == "week"].assign(cohort_start=lambda f: day_series(f["cohort_start"]))
+    if weekly.empty:
+        return []
+    weekly = weekly[weekly["cohort_start"] > weekly["cohort_start"].min()]
+    insights = []
+    for period in periods:
+        rows = weekly[weekly["period_number"] == period].sort_values("cohort_start")
+        rows = rows[rows["cohort_start"] + pd.Timedelta(days=7 * (period + 1) - 1) <= pd.Timestamp(as_of)]
+        if len(rows) < baseline_cohorts + 1:
+            continue
+        latest, base = rows.iloc[-1], rows.iloc[-1 - baseline_cohorts : -1]
+        cmp = compare_proportions(latest["retained_users"], latest["cohort_users"], base["retained_users"].sum(),
+                                  base["cohort_users"].sum())  # fmt: skip
+        lower = cmp.difference < 0
+        start = latest["cohort_start"].date()
+        numbers = {"rate": cmp.rate1, "base_rate": cmp.rate2, "diff": cmp.difference, "n": cmp.n1, "base_n": cmp.n2,
+                   "period": period, "cohorts": baseline_cohorts, "p_value": cmp.p_value, "ci_low": cmp.ci_low,
+                   "ci_high": cmp.ci_high, "ci_level": 0.95}  # fmt: skip
+        statement = (
+            f"Week-{period} retention of the cohort that started {start} is {text.pct(cmp.rate1)} "
+            f"({text.count(cmp.n1)} users) vs {text.pct(cmp.rate2)} for the {baseline_cohorts} cohorts before it "
+            f"({text.count(cmp.n2)} users): {text.pp(cmp.difference)} (95% CI {text.pp(cmp.ci_low)} to "
+            f"{text.pp(cmp.ci_high)}; two-proportion z-test, {text.p_text(cmp.p_value)})."
+        )
+        recs = (
+            Recommendation(
+                kind="investigate" if lower else "campaign",
+                action=(f"Check what the cohort of {start} met in its first weeks (incidents, releases, channels)."
+                        if lower else f"Find what the cohort of {start} did differently and repeat it."),
+            ),
+        )  # fmt: skip
+        insights.append(
+            build_insight(
+                key=f"retention_change:week_{period}",
+                insight_type="risk" if lower else "success",
+                generator="retention_change_insights",
+                as_of=as_of,
+                title=f"Week-{period} retention {'down' if lower else 'up'} {text.pp(cmp.difference)} for the "
+                f"cohort of {start}",
+                statement=statement,
+                metric=f"week_{period}_retention",
+                segment_type=None,
+                segment_value=None,
+                window_start=start,
+                window_end=start + timedelta(days=7 * (period + 1) - 1),
+                baseline_start=base["cohort_start"].min().date(),
+                baseline_end=base["cohort_start"].max().date() + timedelta(days=6),
+                sample_size=cmp.n1,
+                sample_unit="users",
+                test="two-proportion z-test (score), Newcombe interval",
+                p_value=cmp.p_value,
+                effect=cmp.difference,
+                effect_relative=cmp.relative,
+                ci_low=cmp.ci_low,
+                ci_high=cmp.ci_high,
+                impact=abs(cmp.difference) * cmp.n1,
+                impact_unit="users",
+                numbers=numbers,
+                recommendations=recs,
+            )
+        )
+    return insights
+
+
+def early_session_outcomes(
+    activity: pd.DataFrame, users: pd.DataFrame, as_of: date, after_session: int = 2, followup_days: int = 14
+) -> pd.DataFrame:
+    """Per new user who reached session `after_session`: did they complete a production (renders_completed > 0) in
+    sessions 1..k, and did they drop (no activity in the `followup_days` days after the day of session k)?
+
+    Inputs: user_daily_activity (activity_date, user_key, sessions, renders_completed) and dim_users (user_key,
+    signup_date, segment columns). Only users who signed up on or after the first activity day, and whose
+    session-k day is at least followup_days before as_of, are kept. Activity is daily, so sessions are placed by
+    cumulative daily counts: when session k is the last session of its day, renders up to that day are in sessions
+    1..k; when the day also holds session k+1 the user did not drop, and the production flag is known unless renders
+    were completed on that very day and never before (those users are left out, as the split is unknown).
+    Output columns: user_key, produced (bool), dropped (bool), plus the dim_users columns.
+    """
+    frame = prepare_activity(activity, as_of)
+    cohort = new_user_cohort(users, frame, as_of, followup_days=1)
+    frame = frame[frame["user_key"].isin(cohort["user_key"])].sort_values(["user_key", "activity_date"])
+    if frame.empty:
+        return pd.DataFrame(columns=["user_key", "produced", "dropped"])
+    frame["cum_sessions"] = frame.groupby("user_key")["sessions"].cumsum()
+    frame["renders_before"] = frame.groupby("user_key")["renders_completed"].cumsum() - frame["renders_completed"]
+    reach = frame[frame["cum_sessions"] >= after_session].groupby("user_key").head(1).set_index("user_key")
+    reach = reach[reach["activity_date"] <= pd.Timestamp(as_of) - pd.Timedelta(days=followup_days)]
+    exact = reach["cum_sessions"] == after_session
+    produced = np.where(
+        exact,
+        (reach["renders_before"] + reach["renders_completed"]) > 0,
+        reach["renders_before"] > 0,
+    )
+    known = exact | (reach["renders_before"] > 0) | (reach["renders_completed"] == 0)
+    next_day = frame.merge(reach["activity_date"].rename("reach_date"), left_on="user_key", right_index=True)
+    gap = (next_day["activity_date"] - next_day["reach_date"]).dt.days
+    returned = next_day[(gap > 0) & (gap <= followup_days)]["user_key"].unique()
+    out = pd.DataFrame({"produced": produced.astype(bool)}, index=reach.index)
+    out["dropped"] = exact & ~reach.index.isin(returned)
+    out = out[known.to_numpy()]
+    return out.reset_index().merge(cohort, on="user_key", how="left")
+
+
+def early_dropoff_insights(
+    activity: pd.DataFrame,
+    users: pd.DataFrame,
+    as_of: date,
+    after_session: int = 2,
+    followup_days: int = 14,
+    segment_types: Sequence[str] = EARLY_SEGMENT_TYPES,
+    min_users: int = 20,
+) -> list[Insight]:
+    """New users without a completed production in their first `after_session` sessions vs those with one: share
+    who did not come back within `followup_days` after session k, per segment of `segment_types` and overall (key
+    'early_dropoff:<segment_type>=<value>' or 'early_dropoff:all', type 'risk'; only segments where the
+    no-production group drops more are reported). Inputs and how users are classified: `early_session_outcomes`.
+    Test: two-proportion z-test (no-production vs production users of the segment); groups with fewer than
+    `min_users` users are skipped. Impact: excess drop rate x no-production users of the segment per week.
+    """
+    if is_empty(activity) or is_empty(users):
+        return []
+    outcomes = early_session_outcomes(activity, users, as_of, after_session, followup_days)
+    if outcomes.empty:
+        return []
+    signups = outcomes["signup_date"]
+    weeks = max(1.0, (signups.max() - signups.min()).days / 7 + 1 / 7)
+    groups = [("all", "all", outcomes)]
+    for segment_type in segment_types:
+        if segment_type in outcomes:
+            groups += [(segment_type, str(v), rows) for v, rows in outcomes.groupby(segment_type)]
+    insights = []
+    for segment_type, value, rows in groups:
+        without, with_ = rows[~rows["produced"]], rows[rows["produced"]]
+        if len(without) < min_users or len(with_) < min_users:
+            continue
+        cmp = compare_proportions(without["dropped"].sum(), len(without), with_["dropped"].sum(), len(with_))
+        if cmp.difference <= 0:
+            continue
+        insights.append(
+            _early(segment_type, value, cmp, len(rows), weeks, signups, after_session, followup_days, as_of)
+        )
+    return insights
+
+
+def _early(segment_type, value, cmp, n_segment, weeks, signups, k, followup_days, as_of) -> Insight:
+    who = "new users" if segment_type == "all" else f"new {label(segment_type, value)} users"
+    first, last = signups.min().date(), signups.max().date()
+    no_prod_share = cmp.n1 / n_segment
+    numbers = {"rate": cmp.rate1, "rate_produced": cmp.rate2, "rel": cmp.relative, "diff": cmp.difference,
+               "n": cmp.n1, "n_produced": cmp.n2, "share_without": no_prod_share, "session": k,
+               "followup_days": followup_days, "p_value": cmp.p_value, "ci_low": cmp.ci_low, "ci_high": cmp.ci_high,
+               "ci_level": 0.95}  # fmt: skip
+    statement = (
+        f"{text.pct(cmp.rate1)} of {who} without a completed production in sessions 1-{k} did not come back within "
+        f"{followup_days} days of session {k} ({text.count(cmp.n1)} users), vs {text.pct(cmp.rate2)} of those with "
+        f"one ({text.count(cmp.n2)} users): {text.signed_pct(cmp.relative)} relative, {text.pp(cmp.difference)} "
+        f"(95% CI {text.pp(cmp.ci_low)} to {text.pp(cmp.ci_high)}; two-proportion z-test, {text.p_text(cmp.p_value)}"
+        f"). {text.pct(no_prod_share)} of these users had no production by session {k}; signups {first}..{last}."
+    )
+    rec = ab_test(
+        action=f"A/B test a guided quick-win production in the first session for {who}.",
+        hypothesis=f"A guided first production lowers the share of {who} who do not return after session {k}.",
+        metric=f"return within {followup_days} days after session {k}",
+        baseline=1 - cmp.rate1,
+        weekly_traffic=n_segment / weeks,
+    )
+    numbers |= ab_numbers(rec)
+    segment = None if segment_type == "all" else (segment_type, value)
+    return build_insight(
+        key=f"early_dropoff:{'all' if segment is None else f'{segment_type}={value}'}",
+        insight_type="risk",
+        generator="early_dropoff_insights",
+        as_of=as_of,
+        title=f"{who.capitalize()} without a production by session {k} drop off {text.signed_pct(cmp.relative)} more",
+        statement=statement,
+        metric=f"dropoff_after_session_{k}",
+        segment_type=segment_type if segment else None,
+        segment_value=value if segment else None,
+        window_start=first,
+        window_end=as_of,
+        baseline_start=None,
+        baseline_end=None,
+        sample_size=cmp.n1 + cmp.n2,
+        sample_unit="users",
+        test="two-proportion z-test (score), Newcombe interval",
+        p_value=cmp.p_value,
+        effect=cmp.difference,
+        effect_relative=cmp.relative,
+        ci_low=cmp.ci_low,
+        ci_high=cmp.ci_high,
+        impact=cmp.difference * cmp.n1 / weeks,
+        impact_unit="users",
+        numbers=numbers,
+        recommendations=(
+            Recommendation(
+                kind="onboarding",
+                action=f"Guide {who} to complete a first production with fewer steps within {k} sessions.",
+            ),
+            rec,
+        ),
+    )
