@@ -297,8 +297,8 @@ def _with_sources(text: str, sources: Sequence[ToolCall], unverified: Sequence[N
 
 def _block_param(block) -> dict | None:
     kind = getattr(block, "type", "")
-    if kind == "text":
-        return {"type": "text", "text": block.text}
+    if kind == "text":  # the API rejects empty text blocks in a request
+        return {"type": "text", "text": block.text} if block.text else None
     if kind == "tool_use":
         return {"type": "tool_use", "id": block.id, "name": block.name, "input": block.input}
     return None

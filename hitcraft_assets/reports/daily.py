@@ -154,6 +154,7 @@ def build_daily_report(
     as_of = pd.Timestamp(as_of).date()
     metrics, missing = key_metric_rows(as_of, daily_metrics, period_changes, key_metrics, "wow", sparkline_days)
     notes = [f"No data for key metric(s): {', '.join(missing)}."] if missing else []
+    notes += untested_notes(metrics, "wow")
     charts: list[ReportChart] = []
     tables: list[ReportTable] = []
     if funnel_conversions is not None:
@@ -228,6 +229,16 @@ def key_metric_rows(
             )
         )
     return rows, missing
+
+
+def untested_notes(metrics: Sequence[KeyMetric], comparison: str) -> list[str]:
+    """One note per reason for key metrics whose change was not tested (e.g. too few days of history)."""
+    by_reason: dict[str, list[str]] = {}
+    for metric in metrics:
+        if metric.p_value is None and metric.note:
+            by_reason.setdefault(metric.note, []).append(metric.label)
+    label = COMPARISON_LABELS[comparison]
+    return [f"No {label} test for {', '.join(names)}: {reason}." for reason, names in by_reason.items()]
 
 
 def funnel_section(

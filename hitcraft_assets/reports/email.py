@@ -76,7 +76,8 @@ class DeliveryResult:
 
 def smtp_settings_from_env(environ: Mapping[str, str] | None = None) -> SmtpSettings:
     """Settings from `SMTP_HOST`, `SMTP_PORT` (default by security: 587 / 465 / 25), `SMTP_USERNAME`,
-    `SMTP_PASSWORD`, `SMTP_FROM`, `SMTP_SECURITY` (starttls | ssl | none; default starttls), `SMTP_TIMEOUT_S`
+    `SMTP_PASSWORD`, `SMTP_FROM` (default: the username when it is an address, else
+    hitcraft-analytics@localhost), `SMTP_SECURITY` (starttls | ssl | none; default starttls), `SMTP_TIMEOUT_S`
     (default 30) and `HITCRAFT_REPORT_RECIPIENTS` (comma- or semicolon-separated addresses). `environ`: a
     mapping to read instead of the process environment (which then includes a `.env` file, as elsewhere).
     Raises EmailConfigError naming the variable when a value is malformed or when a host is set without
@@ -97,10 +98,11 @@ def smtp_settings_from_env(environ: Mapping[str, str] | None = None) -> SmtpSett
     port = _positive("SMTP_PORT", get("SMTP_PORT"), DEFAULT_PORTS[security], int)
     timeout_s = _positive("SMTP_TIMEOUT_S", get("SMTP_TIMEOUT_S"), DEFAULT_TIMEOUT_S, float)
     recipients = parse_recipients(get("HITCRAFT_REPORT_RECIPIENTS") or "")
-    sender = get("SMTP_FROM") or DEFAULT_SENDER
+    host, username, password = get("SMTP_HOST"), get("SMTP_USERNAME"), get("SMTP_PASSWORD")
+    # Providers usually accept only a verified sender: an e-mail-shaped login is the best default.
+    sender = get("SMTP_FROM") or (username if username and _valid_addresses([username]) else DEFAULT_SENDER)
     if not _valid_addresses([sender]):
         raise EmailConfigError(f"SMTP_FROM={sender!r} is not an e-mail address")
-    host, username, password = get("SMTP_HOST"), get("SMTP_USERNAME"), get("SMTP_PASSWORD")
     if host and not recipients:
         raise EmailConfigError("SMTP_HOST is set but HITCRAFT_REPORT_RECIPIENTS is empty")
     if username and not password:

@@ -126,13 +126,14 @@ def format_metric_difference(metric: str | None, difference, signed: bool = True
 
 
 def format_p_value(p_value) -> str:
-    """'p = 0.031', 'p < 0.001'; NaN -> '' (no test)."""
+    """'p < 0.001', 'p = 0.004', 'p = 0.050' (3 decimals below 0.1, so 0.0503 does not read as 0.05),
+    'p = 0.31'; NaN -> '' (no test)."""
     if is_missing(p_value):
         return ""
     p_value = float(p_value)
     if p_value < 0.001:
         return "p < 0.001"
-    return f"p = {p_value:.3f}" if p_value < 0.01 else f"p = {p_value:.2f}"
+    return f"p = {p_value:.3f}" if p_value < 0.1 else f"p = {p_value:.2f}"
 
 
 def format_interval(low: str, high: str) -> str:

@@ -50,6 +50,7 @@ _NUMBER = re.compile(
     r"(?P<tail>[A-Za-z])?",
     re.IGNORECASE,
 )
+_MACHINE_NUMBER = re.compile(r"(?<![\w.])[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?")
 _LIST_MARKER = re.compile(r"^\s*\d{1,2}[.)]\s", re.MULTILINE)
 _P_VALUE_BOUND = re.compile(r"p\s*(?:-value\s*)?(?:is\s*)?$", re.IGNORECASE)
 
@@ -98,12 +99,11 @@ def evidence_from(values: Iterable, dates: Iterable[date] = (), p_values: Iterab
 
 
 def evidence_from_text(text: str) -> Evidence:
-    """Evidence made of every number and date written in `text` (e.g. a tool result Claude read)."""
+    """Evidence made of every number and date in machine-written `text` (a tool result: CSV or JSON, where a
+    comma separates values rather than thousands), including scientific notation ('2e-09')."""
     cleaned, dates = _take_dates(text)
-    values = []
-    for number in extract_numbers(cleaned):
-        values.append(number.value / 100 if number.percent else number.value)
-    return Evidence(tuple(values), frozenset(d for d, _ in dates if d is not None))
+    values = [float(token) for token in _MACHINE_NUMBER.findall(cleaned)]
+    return Evidence(tuple(_finite(values)), frozenset(d for d, _ in dates if d is not None))
 
 
 def extract_numbers(text: str) -> list[StatedNumber]:

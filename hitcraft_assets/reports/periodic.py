@@ -17,6 +17,7 @@ from hitcraft_assets.reports.daily import (
     ReportTable,
     collect_recommendations,
     key_metric_rows,
+    untested_notes,
 )
 from hitcraft_assets.reports.formatting import (
     format_metric_value,
@@ -62,6 +63,7 @@ def build_weekly_digest(
     as_of = pd.Timestamp(as_of).date()
     metrics, missing = key_metric_rows(as_of, daily_metrics, period_changes, key_metrics, "wow", 28)
     notes = [f"No data for key metric(s): {', '.join(missing)}."] if missing else []
+    notes += untested_notes(metrics, "wow")
     shown = latest_per_key(insights, as_of - timedelta(days=6), as_of)[:max_insights]
     charts, tables = [], []
     if metric_trends is not None:
@@ -127,6 +129,7 @@ def build_monthly_review(
     as_of = pd.Timestamp(as_of).date()
     metrics, missing = key_metric_rows(as_of, daily_metrics, period_changes, key_metrics, "mom", 56)
     notes = [f"No data for key metric(s): {', '.join(missing)}."] if missing else []
+    notes += untested_notes(metrics, "mom")
     shown = latest_per_key(insights, as_of - timedelta(days=27), as_of)[:max_insights]
     charts, tables = [], []
     if retention_cohorts is not None:

@@ -109,8 +109,8 @@ def change_texts(metric: KeyMetric) -> tuple[str, str]:
     if is_missing(metric.abs_change):
         return "n/a", ""
     if is_proportion_metric(metric.metric) or metric.kind == "proportion":
-        low, high = (format_metric_difference(metric.metric, v) for v in (metric.abs_ci_low, metric.abs_ci_high))
-        return format_metric_difference(metric.metric, metric.abs_change), format_interval(low, high)
+        low, high = (_points(v) for v in (metric.abs_ci_low, metric.abs_ci_high))
+        return _points(metric.abs_change), format_interval(low, high)
     if metric.metric in MINUTE_METRICS | DAY_METRICS:
         low, high = (format_metric_value(metric.metric, v, True) for v in (metric.abs_ci_low, metric.abs_ci_high))
         return format_metric_value(metric.metric, metric.abs_change, True), format_interval(low, high)
@@ -160,6 +160,7 @@ def _metric_view(metric: KeyMetric, kind: str, image_source: ImageSource | None)
     change, interval = change_texts(metric)
     # Counts are compared as mean daily values (rolling-window counts such as wau as the value of the day).
     per_day = "/day" if metric.kind == "count" and metric.metric not in ROLLING_WINDOW_DAYS else ""
+    per_day = "" if is_missing(metric.current) else per_day
     src = (
         image_source(_image_key("spark-" + metric.metric), metric.sparkline)
         if image_source and metric.sparkline
@@ -198,6 +199,10 @@ def _action_view(number: int, rec: Recommendation) -> dict:
         "action": rec.action,
         "details": recommendation_details(rec),
     }
+
+
+def _points(difference) -> str:
+    return "n/a" if is_missing(difference) else format_number(100 * float(difference), 1, signed=True) + " pp"
 
 
 def _period(start, end) -> str:

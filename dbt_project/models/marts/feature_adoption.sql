@@ -6,7 +6,9 @@
   adoption_rate - the previous week's (null for the first week); adopters_wow_change likewise.
   Day-30 retention, for the cohort of users FIRST SEEN in that week (dim_users.first_seen_date), counting only
   users whose day 34 has elapsed (first_seen_date + 34 <= last activity date): adopter = used the feature on
-  days 0-13 after first seen; retained = active (any event) on any of days 28-34 after first seen.
+  days 0..var feature_adoption_days (default 0: the first-seen day) after first seen; retained = active (any
+  event) on any of days 28-34 after first seen. A longer adoption window would favour adopters by survival
+  alone (using a feature on day 10 requires still being there on day 10).
   The cohort counts are additive: sum them over weeks for an all-time comparison.
 #}
 {{ config(materialized='table') }}
@@ -72,7 +74,8 @@ early_adopters as (
     from eligible as u
     inner join feature_use as f
         on f.user_key = u.user_key
-       and f.event_date between u.first_seen_date and {{ product_add_days('u.first_seen_date', 13) }}
+       and f.event_date between u.first_seen_date
+                            and {{ product_add_days('u.first_seen_date', var('feature_adoption_days')) }}
 ),
 
 cohort_users as (

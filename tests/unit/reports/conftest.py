@@ -169,7 +169,7 @@ def anomaly_flags() -> pd.DataFrame:
     return pd.concat([flags, ios], ignore_index=True)
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def daily_report():
     """The daily report of AS_OF with the three insights, the funnel and the incident (within 14 days)."""
     return build_daily_report(
