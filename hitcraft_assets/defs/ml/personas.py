@@ -69,7 +69,16 @@ def _one_week(context, url: str, week_start: date, activity, users, first_day: d
     as_of = week_start + timedelta(days=7)
     profile = behaviour_profile(activity, users, as_of, window_days=PROFILE_DAYS)
     if len(profile) < MIN_USERS:
-        raise dg.Failure(f"only {len(profile)} users active in the 28 days before {as_of}: too few for personas")
+        reason = f"only {len(profile)} users active in the 28 days before {as_of}: too few for personas"
+        context.log.warning(reason)
+        check = dg.AssetCheckResult(
+            check_name="personas_cover_active_users",
+            passed=False,
+            severity=dg.AssetCheckSeverity.WARN,
+            metadata={"week": str(week_start), "reason": reason},
+            description="no personas: too few active users",
+        )
+        return {"week": f"{week_start}..{week_start + timedelta(days=6)}", "skipped": reason}, check
     # The first weeks of a fresh warehouse see a partly empty 28-day window: kept, but marked.
     complete = first_day is not None and as_of - timedelta(days=PROFILE_DAYS) >= first_day
     model = fit_personas(profile)

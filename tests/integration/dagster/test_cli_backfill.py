@@ -31,7 +31,9 @@ def test_cli_backfill_is_one_run_through_the_instance(monkeypatch):
     output = result.stdout + result.stderr
     assert result.returncode == 0, output[-3000:]
     assert "completed_success" in output
-    assert " passed, 0 failed" in output
+    assert " passed, 0 failed" in output, output[-3000:]
+    # three days are too few to train a churn model: said as a warning, not a failure
+    assert "warn  ml/churn_model:churn_model_promotion: no new model: too little history" in output
     assert "mixpanel/raw_events             3/3" in output
 
     monkeypatch.setenv("HITCRAFT_HOME", str(home))
