@@ -16,6 +16,29 @@ if TYPE_CHECKING:
 HISTORY_DAYS = 56 + 28 + 7
 
 
+class AnomalySensitivity(dg.Config):
+    """Sensitivity of ml/anomaly_flags (launchpad run config; the defaults flag the sample's planted incident and
+    nothing else in 60 days). Thresholds are robust z-scores."""
+
+    threshold: float = 4.0  # product-wide metrics
+    segment_threshold: float = 5.0  # metric x segment series (about 15x more series, burstier)
+    metric_thresholds: dict[str, float] = {}  # per metric, e.g. {"render_failure_rate": 3.5}
+    disabled_metrics: list[str] = []  # metrics never flagged
+    min_relative_change: float = 0.10  # smaller relative deviations never alarm
+    min_denominator: float = 30.0  # a rate on fewer renders/users/sessions never alarms
+
+    def to_config(self, config_cls, rule_cls):
+        rules = {m: rule_cls(threshold=t) for m, t in self.metric_thresholds.items()}
+        rules.update({m: rule_cls(enabled=False) for m in self.disabled_metrics})
+        return config_cls(
+            threshold=self.threshold,
+            segment_threshold=self.segment_threshold,
+            min_rel_change=self.min_relative_change,
+            min_denominator=self.min_denominator,
+            rules=rules,
+        )
+
+
 @dg.asset(
     key=["ml", "anomaly_flags"],
     deps=[common.DAILY_METRICS, common.DAILY_METRICS_BY_SEGMENT, common.PROMPT_PERFORMANCE],
@@ -26,7 +49,7 @@ HISTORY_DAYS = 56 + 28 + 7
     ],
     **common.daily_asset_kwargs(),
 )
-def anomaly_flags(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
+def anomaly_flags(context: dg.AssetExecutionContext, warehouse: WarehouseResource, config: AnomalySensitivity):
     """Each metric of marts.daily_metrics (and each metric × segment of daily_metrics_by_segment) on each day of
     the partition window: expected value and interval from the trailing 8 weeks (same-weekday medians with a
     trend, robust to earlier incidents), severity (robust z), direction and flag; every flagged product-wide
@@ -36,7 +59,7 @@ def anomaly_flags(context: dg.AssetExecutionContext, warehouse: WarehouseResourc
     import pandas as pd
 
     from hitcraft_assets import marts
-    from hitcraft_assets.analytics.anomaly import AnomalyConfig, detect_anomalies
+    from hitcraft_assets.analytics.anomaly import AnomalyConfig, MetricRule, detect_anomalies
     from hitcraft_assets.analytics.charts import metric_chart_png
     from hitcraft_assets.analytics.root_cause import describe_root_cause, explain_anomalies
 
@@ -48,7 +71,8 @@ def anomaly_flags(context: dg.AssetExecutionContext, warehouse: WarehouseResourc
     # By prompt (completion rate only): renders started that day, completed at any time later, so the latest
     # days read low and the shares are not comparable with the user segments': stored, never the named cause.
     prompts = marts.prompt_completion_segments(url, start, days[-1])
-    config = AnomalyConfig()
+    sensitivity = config
+    config = sensitivity.to_config(AnomalyConfig, MetricRule)
 
     overall = detect_anomalies(metrics, days=days, config=config)
     if overall.empty or not overall["severity"].notna().any():

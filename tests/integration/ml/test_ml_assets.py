@@ -61,7 +61,10 @@ def ml(warehouse_url, dbt):
     dbt("run", "--select", "tag:daily", vars={"min_date": str(DAYS[0]), "max_date": str(DAYS[-1])})
     dbt("run", "--select", "daily_metrics daily_metrics_by_segment dim_users user_lifecycle_daily prompt_performance")
 
+    strict = {"ops": {"ml__anomaly_flags": {"config": {"metric_thresholds": {"render_failure_rate": 50.0}}}}}
     runs = {
+        # run config: a per-metric threshold above the incident's z silences it (replaced by the default run below)
+        "strict": _materialize([anomaly_flags], warehouse_url, partition_key=str(INCIDENT), run_config=strict),
         "model": _materialize([churn_model], warehouse_url),
         "daily": _materialize([anomaly_flags, metric_trends], warehouse_url, tags=_range_tags(FLAG_DAYS)),
         "scores": _materialize([churn_scores], warehouse_url, tags=_range_tags(SCORE_DAYS)),
@@ -105,6 +108,12 @@ def test_incident_flagged_with_its_root_cause_and_no_other_day(ml):
     assert judged["n"].iloc[0] > 20 * 15  # most metric-days of the 30-day window were judged, not skipped
     checks = {c.check_name: c.passed for c in runs["daily"].get_asset_check_evaluations()}
     assert checks["anomaly_flag_volume"] and checks["anomaly_intervals_valid"]
+
+
+def test_sensitivity_is_run_config(ml):
+    runs, _ = ml
+    meta = _metadata(runs["strict"], dg.AssetKey(["ml", "anomaly_flags"]))
+    assert "render_failure_rate" not in meta["flagged"] and "production_completion_rate" in meta["flagged"]
 
 
 def test_a_day_without_data_flags_nothing(ml):
