@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -38,6 +39,7 @@ def hitcraft_home() -> Path:
     from hitcraft_assets import warehouse
 
     warehouse.stop_embedded()
+    shutil.rmtree(home, ignore_errors=True)  # a worker's database is gigabytes after the sample backfills
 
 
 @pytest.fixture(scope="session")
