@@ -15,8 +15,7 @@ def _query(sql: str, params: dict | None = None):
     from hitcraft_assets import warehouse
     from hitcraft_assets.cli import UserError
 
-    exists = warehouse.read_frame("select to_regclass('ml.anomaly_flags') is not null as ok")
-    if not exists["ok"].iloc[0]:
+    if not warehouse.table_exists("ml.anomaly_flags"):
         raise UserError("no ML outputs yet: materialize the ml/* assets (`hitcraft demo` or a backfill)")
     return warehouse.read_frame(sql, params)
 

@@ -222,6 +222,13 @@ class Table:
         return f"create table if not exists {self.qualified} (\n  " + ",\n  ".join(cols) + "\n)"
 
 
+def table_exists(qualified_name: str, url: str | None = None) -> bool:
+    """Whether a table (`schema.table`) exists, e.g. before reading an output that no run has written yet."""
+    with connection(url) as conn, conn.cursor() as cur:
+        cur.execute("select to_regclass(%s) is not null", (qualified_name,))
+        return bool(cur.fetchone()[0])
+
+
 def read_frame(sql: str, params: dict | None = None, url: str | None = None):
     """Run a read query and return a DataFrame (dates stay `datetime.date`; `numeric` columns arrive as Decimal,
     so readers convert what they compute with)."""

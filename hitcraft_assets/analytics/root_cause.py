@@ -194,7 +194,7 @@ def explain_anomalies(
 ) -> pd.DataFrame:
     """:func:`explain_deviation` for every flagged row (is_anomaly) of a :func:`detect_anomalies` result whose
     metric exists in ``segments``; the explanations concatenated (same columns). Empty if nothing to explain."""
-    wanted = flags[flags["is_anomaly"]][["metric_date", "metric"]].drop_duplicates()
+    wanted = flags[flags["is_anomaly"].astype(bool)][["metric_date", "metric"]].drop_duplicates()  # empty: object dtype
     available = set(segments["metric"].unique())
     frames = [
         explain_deviation(segments, metric, day, config=config, alpha=alpha)

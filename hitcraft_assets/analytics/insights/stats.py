@@ -76,6 +76,16 @@ class ProportionComparison:
     n_effective1: float
     n_effective2: float
 
+    def evidence(self) -> dict[str, float]:
+        """The Insight fields this comparison fills: p_value, effect, effect_relative, ci_low, ci_high."""
+        return {
+            "p_value": self.p_value,
+            "effect": self.difference,
+            "effect_relative": self.relative,
+            "ci_low": self.ci_low,
+            "ci_high": self.ci_high,
+        }
+
 
 def compare_proportions(
     count1: float, n1: float, count2: float, n2: float, level: float = 0.95, dispersion: float = 1.0

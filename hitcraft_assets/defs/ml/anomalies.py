@@ -78,14 +78,14 @@ def anomaly_flags(context: dg.AssetExecutionContext, warehouse: WarehouseResourc
     if overall.empty or not overall["severity"].notna().any():
         context.log.warning(f"no metric could be judged for {days[0]}..{days[-1]} (no data or too little history)")
     by_segment = detect_anomalies(segments, days=days, config=config)
-    flagged_rows = overall[overall["is_anomaly"].astype(bool)] if len(overall) else overall
-    explanations = explain_anomalies(flagged_rows, segments, config=config) if len(flagged_rows) else None
-    by_prompt = explain_anomalies(flagged_rows, prompts, config=config) if len(flagged_rows) else None
+    flagged = overall[overall["is_anomaly"].astype(bool)]  # astype: an empty result has object dtype
+    explanations = explain_anomalies(flagged, segments, config=config)
     overall = _attach_root_causes(overall, explanations, describe_root_cause)
+    by_prompt = explain_anomalies(flagged, prompts, config=config)
     explanations = (
-        pd.concat([f for f in (explanations, by_prompt) if f is not None and len(f)], ignore_index=True)
-        if any(f is not None and len(f) for f in (explanations, by_prompt))
-        else pd.DataFrame(columns=tables.ANOMALY_ROOT_CAUSES.column_names)
+        pd.concat([f for f in (explanations, by_prompt) if len(f)], ignore_index=True)
+        if (len(explanations) or len(by_prompt))
+        else explanations
     )
 
     flags = pd.concat(
@@ -93,18 +93,14 @@ def anomaly_flags(context: dg.AssetExecutionContext, warehouse: WarehouseResourc
         ignore_index=True,
     )
     flags = flags.rename(columns={"lower": "lower_bound", "upper": "upper_bound"})
-    for column in ("root_cause", "root_cause_segment_type", "root_cause_segment_value"):
-        if column not in flags:
-            flags[column] = None
     where = "metric_date between %(first)s and %(last)s"
     window = {"first": days[0], "last": days[-1]}
     written = wh.replace_rows(
         tables.ANOMALY_FLAGS, flags[tables.ANOMALY_FLAGS.column_names], where=where, params=window, url=url
     )
-    explanation_rows = explanations[tables.ANOMALY_ROOT_CAUSES.column_names] if len(explanations) else explanations
     wh.replace_rows(
         tables.ANOMALY_ROOT_CAUSES,
-        explanation_rows.reindex(columns=tables.ANOMALY_ROOT_CAUSES.column_names),
+        explanations.reindex(columns=tables.ANOMALY_ROOT_CAUSES.column_names),
         where=where,
         params=window,
         url=url,
@@ -146,7 +142,7 @@ def _attach_root_causes(overall: "pd.DataFrame", explanations: "pd.DataFrame", d
     overall["root_cause"] = None
     overall["root_cause_segment_type"] = None
     overall["root_cause_segment_value"] = None
-    if explanations is None or explanations.empty:
+    if explanations.empty:
         return overall
     for (day, metric), rows in explanations.groupby(["metric_date", "metric"], sort=False):
         summary = describe(rows)

@@ -20,8 +20,7 @@ LATE_DAYS = 3
 
 def promoted_model(url: str) -> dict | None:
     """The currently promoted model version (newest promoted row), or None."""
-    exists = wh.read_frame("select to_regclass('ml.churn_model_versions') is not null as ok", url=url)
-    if not exists["ok"].iloc[0]:
+    if not wh.table_exists("ml.churn_model_versions", url):
         return None
     rows = wh.read_frame(
         "select version, feature_list, model_bytes, metrics from ml.churn_model_versions where promoted"
@@ -80,15 +79,7 @@ def churn_model(context: dg.AssetExecutionContext, warehouse: WarehouseResource)
         context.log.warning(reason)
         return dg.MaterializeResult(
             metadata={"trained": False, "reason": reason},
-            check_results=[
-                dg.AssetCheckResult(
-                    check_name="churn_model_promotion",
-                    passed=False,
-                    severity=dg.AssetCheckSeverity.WARN,
-                    metadata={"decision": reason},
-                    description="no new model: too little history",
-                )
-            ],
+            check_results=[common.too_little_data("churn_model_promotion", reason, "no new model: too little history")],
         )
     context.log.info(f"training on cutoffs {[str(c) for c in train_cutoffs]}, evaluating on {eval_cutoff}")
     result = train_churn_model(activity, users, train_cutoffs, eval_cutoff)
@@ -187,15 +178,7 @@ def churn_scores(context: dg.AssetExecutionContext, warehouse: WarehouseResource
         context.log.warning(reason)
         return dg.MaterializeResult(
             metadata={"scored": False, "reason": reason, "date_range": f"{days[0]}..{days[-1]}"},
-            check_results=[
-                dg.AssetCheckResult(
-                    check_name="churn_scores_valid",
-                    passed=False,
-                    severity=dg.AssetCheckSeverity.WARN,
-                    metadata={"reason": reason},
-                    description="no scores: no promoted model",
-                )
-            ],
+            check_results=[common.too_little_data("churn_scores_valid", reason, "no scores: no promoted model")],
         )
     # all history: the lifetime features (ever subscribed, ever rendered …) must match training
     activity = marts.user_daily_activity(url, None, days[-1])

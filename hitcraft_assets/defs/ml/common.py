@@ -56,3 +56,15 @@ def daily_asset_kwargs() -> dict:
         "backfill_policy": dg.BackfillPolicy.single_run(),
         "group_name": ML_GROUP,
     }
+
+
+def too_little_data(check_name: str, reason: str, description: str, **metadata) -> dg.AssetCheckResult:
+    """The check result of an asset that had too little data to do its work (a young warehouse): a warning that
+    says why, not a failure, so backfills of short ranges still succeed."""
+    return dg.AssetCheckResult(
+        check_name=check_name,
+        passed=False,
+        severity=dg.AssetCheckSeverity.WARN,
+        metadata={"reason": reason, **metadata},
+        description=description,
+    )

@@ -71,12 +71,8 @@ def _one_week(context, url: str, week_start: date, activity, users, first_day: d
     if len(profile) < MIN_USERS:
         reason = f"only {len(profile)} users active in the 28 days before {as_of}: too few for personas"
         context.log.warning(reason)
-        check = dg.AssetCheckResult(
-            check_name="personas_cover_active_users",
-            passed=False,
-            severity=dg.AssetCheckSeverity.WARN,
-            metadata={"week": str(week_start), "reason": reason},
-            description="no personas: too few active users",
+        check = common.too_little_data(
+            "personas_cover_active_users", reason, "no personas: too few active users", week=str(week_start)
         )
         return {"week": f"{week_start}..{week_start + timedelta(days=6)}", "skipped": reason}, check
     # The first weeks of a fresh warehouse see a partly empty 28-day window: kept, but marked.

@@ -64,27 +64,12 @@ def metric_trends(context: dg.AssetExecutionContext, warehouse: WarehouseResourc
     points = pd.concat(point_frames, ignore_index=True)
     where = "as_of between %(first)s and %(last)s"
     window = {"first": days[0], "last": days[-1]}
-    wh.replace_rows(
-        tables.METRIC_TRENDS,
-        trends.reindex(columns=tables.METRIC_TRENDS.column_names),
-        where=where,
-        params=window,
-        url=url,
-    )
-    wh.replace_rows(
-        tables.METRIC_PERIOD_CHANGES,
-        changes.reindex(columns=tables.METRIC_PERIOD_CHANGES.column_names),
-        where=where,
-        params=window,
-        url=url,
-    )
-    wh.replace_rows(
-        tables.METRIC_CHANGE_POINTS,
-        points.reindex(columns=tables.METRIC_CHANGE_POINTS.column_names),
-        where=where,
-        params=window,
-        url=url,
-    )
+    for table, frame in (
+        (tables.METRIC_TRENDS, trends),
+        (tables.METRIC_PERIOD_CHANGES, changes),
+        (tables.METRIC_CHANGE_POINTS, points),
+    ):
+        wh.replace_rows(table, frame.reindex(columns=table.column_names), where=where, params=window, url=url)
 
     as_of = days[-1]
     available = [m for m in KEY_METRICS if m in set(metrics["metric"])]
