@@ -60,16 +60,20 @@ def _graphql(url: str, query: str, variables: dict | None = None) -> dict:
 
 
 def _keys_inside(keys: list[str], first: date, last: date) -> list[str]:
-    """Day partitions inside first..last; for longer ones (weeks) those whose last day is inside it, so a week
-    that started before `first` is built once its end is loaded, and one not over by `last` waits."""
-    days = [date.fromisoformat(k) for k in keys]
-    length = (days[1] - days[0]).days if len(days) > 1 else 1
-    return [k for k, d in zip(keys, days) if first <= d + timedelta(days=length - 1) <= last]
+    """Day partitions inside first..last; for longer ones (weeks, months) those whose last day is inside it, so a
+    week that started before `first` is built once its end is loaded, and one not over by `last` waits."""
+    starts = [date.fromisoformat(k) for k in keys]
+    ends = [nxt - timedelta(days=1) for nxt in starts[1:]]
+    if starts:
+        step = (starts[1] - starts[0]).days if len(starts) > 1 else 1
+        month_end = (starts[-1] + timedelta(days=32)).replace(day=1) - timedelta(days=1)
+        ends.append(month_end if step >= 28 else starts[-1] + timedelta(days=step - 1))
+    return [k for k, end in zip(keys, ends) if first <= end <= last]
 
 
 def launch(url: str, first: date, last: date, *, title: str) -> str:
-    """One backfill of every asset: daily-partitioned ones over first..last, weekly ones over the weeks that end
-    in it, unpartitioned ones once. Single-run backfill policies turn each range into one run."""
+    """One backfill of every asset: daily-partitioned ones over first..last, weekly and monthly ones over the
+    weeks and months that end in it, unpartitioned ones once. Single-run backfill policies make each range one run."""
     nodes = _graphql(url, _ASSET_NODES)["assetNodes"]
     selectors = []
     for node in nodes:

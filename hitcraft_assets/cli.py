@@ -12,7 +12,9 @@ from zoneinfo import ZoneInfo
 import typer
 
 from hitcraft_assets import settings
+from hitcraft_assets.cli_insights import ask, insights_app
 from hitcraft_assets.cli_ml import ml_app
+from hitcraft_assets.cli_report import report
 
 app = typer.Typer(
     help="HitCraft analytics platform: Mixpanel → PostgreSQL → dbt → ML → insights, orchestrated by Dagster.",
@@ -25,6 +27,7 @@ db_app = typer.Typer(
 )
 app.add_typer(db_app, name="db")
 app.add_typer(ml_app, name="ml")
+app.add_typer(insights_app, name="insights")
 
 
 class UserError(Exception):
@@ -302,6 +305,10 @@ def _scenario_error() -> type[Exception]:
     from hitcraft_assets.mixpanel.sample import ScenarioError
 
     return ScenarioError
+
+
+app.command()(report)  # after the commands above, so `hitcraft --help` lists them first
+app.command()(ask)
 
 
 def main() -> None:

@@ -9,6 +9,6 @@ import dagster as dg
 warnings.filterwarnings("ignore", category=dg.BetaWarning)
 warnings.filterwarnings("ignore", category=dg.PreviewWarning)
 
-from hitcraft_assets.defs import dbt, ingest, ml  # noqa: E402 (after the warning filters)
+from hitcraft_assets.defs import alerts, dbt, ingest, insights, ml  # noqa: E402 (after the warning filters)
 
-defs = dg.Definitions.merge(ingest.defs, dbt.defs, ml.defs)
+defs = dg.Definitions.merge(ingest.defs, dbt.defs, ml.defs, insights.defs, alerts.defs)

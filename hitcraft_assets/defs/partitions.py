@@ -1,4 +1,4 @@
-"""Partitions shared by every daily asset: calendar days of the reporting time zone."""
+"""Partitions shared by the assets: calendar days, Monday-Sunday weeks and months of the reporting time zone."""
 
 from __future__ import annotations
 
@@ -15,4 +15,17 @@ daily_partitions = dg.DailyPartitionsDefinition(
     start_date=PARTITIONS_START,
     timezone=settings.reporting_timezone(),
     end_offset=0,  # the last partition is yesterday: only complete days are loaded
+)
+
+weekly_partitions = dg.WeeklyPartitionsDefinition(
+    start_date=PARTITIONS_START,
+    timezone=settings.reporting_timezone(),
+    day_offset=1,  # weeks run Monday..Sunday
+    end_offset=0,  # only complete weeks
+)
+
+monthly_partitions = dg.MonthlyPartitionsDefinition(
+    start_date=PARTITIONS_START,
+    timezone=settings.reporting_timezone(),
+    end_offset=0,  # only complete months
 )

@@ -122,7 +122,8 @@ class Answer:
 TOOLS = [
     {
         "name": "run_sql",
-        "description": "Run one read-only PostgreSQL SELECT (or WITH ... SELECT) over the marts and ml schemas. "
+        "description": "Run one read-only PostgreSQL SELECT (or WITH ... SELECT) over the marts, ml and insights "
+        "schemas. "
         f"At most {MAX_RESULT_ROWS} rows are shown; aggregate in SQL. Tables:\n{MARTS_SCHEMA}",
         "input_schema": {
             "type": "object",
@@ -278,6 +279,8 @@ def _serialize(result) -> tuple[str, int]:
         text = text[:MAX_RESULT_CHARS] + "\n[... truncated]"
     if more:
         text += f"\n[{more} more rows not shown]"
+    elif isinstance(result, pd.DataFrame) and result.attrs.get("truncated"):  # the backend stopped at its row limit
+        text += "\n[more rows not shown: the result was cut at the row limit; aggregate in SQL]"
     return (text or "(no rows)"), rows
 
 

@@ -133,8 +133,9 @@ def insight_evidence(insight: Insight) -> str:
     parts.append(f"n = {format_number(insight.sample_size, 0)} {insight.sample_unit}")
     if insight.window_start and insight.window_end:
         window = _period(insight.window_start, insight.window_end)
-        if insight.baseline_start and insight.baseline_end:
-            window += f" vs {_period(insight.baseline_start, insight.baseline_end)}"
+        baseline = (insight.baseline_start, insight.baseline_end)
+        if all(baseline) and baseline != (insight.window_start, insight.window_end):  # same window: a cross-section
+            window += f" vs {_period(*baseline)}"
         parts.append(window)
     if not is_missing(insight.impact) and insight.impact > 0:
         parts.append(f"≈ {format_number(insight.impact, 0)} {insight.impact_unit}/week affected")

@@ -30,6 +30,10 @@ class HitcraftDbtTranslator(DagsterDbtTranslator):
     def get_tags(self, dbt_resource_props: Mapping[str, Any]) -> Mapping[str, str]:
         return {**super().get_tags(dbt_resource_props), "dagster/kind/postgres": ""}
 
+    def get_automation_condition(self, dbt_resource_props: Mapping[str, Any]) -> dg.AutomationCondition | None:
+        # a new raw partition (daily schedule) flows through the models without a person
+        return dg.AutomationCondition.eager()
+
 
 translator = HitcraftDbtTranslator(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True))
 

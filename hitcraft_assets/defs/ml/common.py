@@ -50,11 +50,13 @@ def _cell(value, floatfmt: str) -> str:
 
 
 def daily_asset_kwargs() -> dict:
-    """Partitioning shared by the daily ML assets: days of the reporting zone, ranges in one run."""
+    """Partitioning shared by the daily ML assets: days of the reporting zone, ranges in one run, run when new
+    data arrives upstream (eager: the newest day, once its inputs are updated and none is missing or running)."""
     return {
         "partitions_def": daily_partitions,
         "backfill_policy": dg.BackfillPolicy.single_run(),
         "group_name": ML_GROUP,
+        "automation_condition": dg.AutomationCondition.eager(),
     }
 
 

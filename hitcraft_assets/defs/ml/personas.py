@@ -5,18 +5,11 @@ from datetime import date, timedelta
 
 import dagster as dg
 
-from hitcraft_assets import settings
 from hitcraft_assets import warehouse as wh
 from hitcraft_assets.defs.ingest.resources import WarehouseResource
 from hitcraft_assets.defs.ml import common, tables
-from hitcraft_assets.defs.partitions import PARTITIONS_START
+from hitcraft_assets.defs.partitions import weekly_partitions
 
-weekly_partitions = dg.WeeklyPartitionsDefinition(
-    start_date=PARTITIONS_START,
-    timezone=settings.reporting_timezone(),
-    day_offset=1,  # weeks run Monday..Sunday
-    end_offset=0,  # only complete weeks
-)
 SEGMENTS_KEY = dg.AssetKey(["ml", "user_segments"])
 PROFILE_DAYS = 28
 MIN_USERS = 50
@@ -29,6 +22,7 @@ MIN_USERS = 50
     partitions_def=weekly_partitions,
     backfill_policy=dg.BackfillPolicy.single_run(),
     group_name=common.ML_GROUP,
+    automation_condition=dg.AutomationCondition.eager(),
     check_specs=[dg.AssetCheckSpec("personas_cover_active_users", asset=SEGMENTS_KEY)],
 )
 def user_segments(context: dg.AssetExecutionContext, warehouse: WarehouseResource):

@@ -9,9 +9,13 @@ trends up; personas cover every active user.
 
 from __future__ import annotations
 
+import re
+from collections import Counter
 from datetime import UTC, date, datetime, timedelta
+from html.parser import HTMLParser
 
 import dagster as dg
+import pandas as pd
 import pytest
 from sample_client import sample_client
 
@@ -59,7 +63,7 @@ def ml(warehouse_url, dbt):
         load_days(conn, client, DAYS, project_today=NOW.date(), reporting_tz="UTC", source="sample", client_version="t")
     # dbt's own tests run in tests/integration/dbt; here the models are inputs
     dbt("run", "--select", "tag:daily", vars={"min_date": str(DAYS[0]), "max_date": str(DAYS[-1])})
-    dbt("run", "--select", "daily_metrics daily_metrics_by_segment dim_users user_lifecycle_daily prompt_performance")
+    dbt("run", "--exclude", "tag:daily")  # the whole-table marts (metrics, users, funnels, cohorts, prompts)
 
     strict = {"ops": {"ml__anomaly_flags": {"config": {"metric_thresholds": {"render_failure_rate": 50.0}}}}}
     runs = {
@@ -196,3 +200,146 @@ def test_cli_reads_the_ml_outputs(ml, warehouse_url, monkeypatch):
     assert churn.exit_code == 0 and "tiktok" in churn.output
     assert runner.invoke(app, ["ml", "personas", "--week", str(WEEK)]).exit_code == 0
     assert runner.invoke(app, ["ml", "trends", "--date", str(FLAG_DAYS[-1])]).exit_code == 0
+
+
+# ---------------------------------------------------------------------------------------------- insights, reports
+REPORT_DAYS = DAYS[-13:]  # the incident day's eve .. the last day
+CALM = ANCHOR - timedelta(days=4)
+LAST_WEEK, LAST_MONTH = date(2026, 5, 25), date(2026, 5, 1)  # complete Monday-Sunday week and month in the data
+
+
+@pytest.fixture(scope="module")
+def reports(ml, warehouse_url):
+    from alert_servers import SmtpInbox
+
+    from hitcraft_assets.defs.insights import daily_report, insights, monthly_review, weekly_digest
+
+    inbox = SmtpInbox().start()
+    send = {"config": {"max_age_days": 100_000, "claude_summary": False}}
+    quiet = {"config": {"send_email": False, "claude_summary": False}}
+    env = {"SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(inbox.port), "SMTP_SECURITY": "none",
+           "HITCRAFT_REPORT_RECIPIENTS": "growth@example.com, data@example.com"}  # fmt: skip
+    try:
+        with pytest.MonkeyPatch.context() as mp:
+            for name, value in env.items():
+                mp.setenv(name, value)
+            runs = {
+                "insights": _materialize([insights], warehouse_url, tags=_range_tags(REPORT_DAYS)),
+                "incident": _materialize(
+                    [daily_report],
+                    warehouse_url,
+                    partition_key=str(INCIDENT),
+                    run_config={"ops": {"insights__daily_report": send}},
+                ),  # fmt: skip
+                "calm": _materialize(
+                    [daily_report],
+                    warehouse_url,
+                    partition_key=str(CALM),
+                    run_config={"ops": {"insights__daily_report": quiet}},
+                ),  # fmt: skip
+                "last": _materialize(
+                    [daily_report],
+                    warehouse_url,
+                    partition_key=str(DAYS[-1]),
+                    run_config={"ops": {"insights__daily_report": send}},
+                ),  # fmt: skip
+                "week": _materialize(
+                    [weekly_digest],
+                    warehouse_url,
+                    partition_key=str(LAST_WEEK),
+                    run_config={"ops": {"insights__weekly_digest": quiet}},
+                ),  # fmt: skip
+                "month": _materialize(
+                    [monthly_review],
+                    warehouse_url,
+                    partition_key=str(LAST_MONTH),
+                    run_config={"ops": {"insights__monthly_review": quiet}},
+                ),  # fmt: skip
+            }
+    finally:
+        inbox.stop()
+    yield runs, inbox
+
+
+def _selected(warehouse_url, day):
+    frame = warehouse.read_frame(
+        "select * from insights.insight_library where as_of = %(d)s and status = 'selected' order by rank",
+        {"d": day},
+        warehouse_url,
+    )
+    return frame.set_index("key")
+
+
+def test_incident_day_report_leads_with_the_incident_and_its_root_cause(reports, warehouse_url):
+    runs, _ = reports
+    top = _selected(warehouse_url, INCIDENT).head(3)
+    incident = top.loc["anomaly:render_failure_rate"]
+    assert (incident["segment_type"], incident["segment_value"]) == ("platform", "ios")
+    report = _metadata(runs["incident"], dg.AssetKey(["insights", "daily_report"]))["report"]
+    assert "Render failure rate" in report and "platform = ios" in report
+    checks = {c.check_name: c.passed for c in runs["insights"].get_asset_check_evaluations()}
+    assert checks == {"insight_numbers_grounded": True, "insight_generators_ran": True}
+
+
+def test_calm_day_has_no_anomaly(reports, warehouse_url):
+    calm = _selected(warehouse_url, CALM)
+    assert len(calm) and not (calm["insight_type"] == "anomaly").any(), calm[["insight_type", "title"]]
+
+
+def test_last_day_surfaces_the_planted_effects(reports, warehouse_url):
+    last = _selected(warehouse_url, DAYS[-1])
+    print(last[["rank", "insight_type", "title", "p_value", "q_value", "days_running"]].to_string())
+    assert last.loc["prompt_outlier:prd_polish_hit", "insight_type"] == "opportunity"
+    assert last.loc["channel_quality:tiktok", "insight_type"] == "risk"
+    # running insights are merged, not repeated: a key selected on consecutive days carries its first day
+    assert (last["days_running"] > 1).any() and (pd.to_datetime(last["first_seen"]).dt.date < DAYS[-1]).any()
+    rejected = warehouse.read_frame(
+        "select count(*) as n from insights.insight_library where status = 'rejected' and reason is not null",
+        None,
+        warehouse_url,
+    )
+    assert rejected["n"].iloc[0] > 0  # candidates that did not make it are stored with the reason
+
+
+def test_reports_are_written_and_e_mailed(reports, hitcraft_home):
+    runs, inbox = reports
+    folder = hitcraft_home / "reports"
+    for kind, day in (("daily", INCIDENT), ("daily", CALM), ("weekly", LAST_WEEK + timedelta(days=6)),
+                      ("monthly", date(2026, 5, 31))):  # fmt: skip
+        html = (folder / kind / f"hitcraft-{kind}-{day}.html").read_text()
+        parser = _Tags()
+        parser.feed(html)
+        assert parser.counts["html"] == 1 and parser.counts["img"] >= 1, (kind, parser.counts)
+        pdf = (folder / kind / f"hitcraft-{kind}-{day}.pdf").read_bytes()
+        assert pdf.startswith(b"%PDF") and len(re.findall(rb"/Type\s*/Page\b", pdf)) >= 1
+    assert sorted(inbox.subjects()) == sorted(
+        _metadata(runs[r], dg.AssetKey(["insights", "daily_report"]))["report"].splitlines()[0].lstrip("# ")
+        for r in ("incident", "last")
+    )
+    recipients, message = inbox.messages[0]
+    assert sorted(recipients) == ["data@example.com", "growth@example.com"]
+    assert any(part.get_filename(failobj="").endswith(".pdf") for part in message.iter_attachments())
+    assert _metadata(runs["calm"], dg.AssetKey(["insights", "daily_report"]))["delivery"].startswith("not sent")
+
+
+def test_cli_searches_insights_and_builds_a_report(reports, warehouse_url, hitcraft_home, monkeypatch):
+    from typer.testing import CliRunner
+
+    from hitcraft_assets.cli import app
+
+    monkeypatch.setenv("HITCRAFT_DATABASE_URL", warehouse_url)
+    runner = CliRunner()
+    found = runner.invoke(app, ["insights", "search", "render failure", "--type", "anomaly"])
+    assert found.exit_code == 0 and str(INCIDENT) in found.output, found.output
+    built = runner.invoke(app, ["report", "daily", "--date", str(DAYS[-1]), "--no-claude"])
+    assert built.exit_code == 0, built.output
+    assert (hitcraft_home / "reports" / "daily" / f"hitcraft-daily-{DAYS[-1]}.pdf").exists()
+
+
+class _Tags(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.counts = Counter()
+
+    def handle_starttag(self, tag, attrs):
+        self.counts[tag] += 1

@@ -4,13 +4,14 @@
 from __future__ import annotations
 
 import json
-import threading
-import time
 from datetime import date
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pandas as pd
 import pytest
+from messages_api import MessagesApi
+from messages_api import error_body as _error
+from messages_api import text_block as _text
+from messages_api import tool_use_block as _tool_use
 
 from hitcraft_assets.reports.ask import NOT_CONFIGURED, answer_question, is_single_select
 from hitcraft_assets.reports.claude import ClaudeSettings, executive_summary, summarize_report, templated_summary
@@ -18,77 +19,10 @@ from hitcraft_assets.reports.claude import ClaudeSettings, executive_summary, su
 INCIDENT = date(2026, 11, 9)
 
 
-class MessagesApi:
-    """POST /v1/messages answered from `replies` ((status, body, delay_s) each, in order); `requests` records
-    (path, headers, body) of every call."""
-
-    def __init__(self) -> None:
-        self.replies: list[tuple[int, dict, float]] = []
-        self.requests: list[tuple[str, dict, dict]] = []
-        api = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):  # noqa: N802 (http.server's naming)
-                body = json.loads(self.rfile.read(int(self.headers["content-length"])))
-                api.requests.append((self.path, {k.lower(): v for k, v in self.headers.items()}, body))
-                status, reply, delay = api.replies.pop(0) if api.replies else (500, _error("no reply left"), 0)
-                if self.path.split("?")[0] != "/v1/messages":
-                    status, reply = 404, _error("not found", "not_found_error")
-                time.sleep(delay)
-                payload = json.dumps(reply).encode()
-                try:
-                    self.send_response(status)
-                    self.send_header("content-type", "application/json")
-                    self.send_header("content-length", str(len(payload)))
-                    self.end_headers()
-                    self.wfile.write(payload)
-                except (BrokenPipeError, ConnectionResetError):
-                    pass  # the client gave up (timeout test)
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.thread = threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_port}"
-
-    def reply(self, content: list[dict], stop_reason: str = "end_turn", status: int = 200, delay: float = 0.0):
-        body = {
-            "id": f"msg_{len(self.replies)}",
-            "type": "message",
-            "role": "assistant",
-            "model": "claude-test",
-            "content": content,
-            "stop_reason": stop_reason,
-            "stop_sequence": None,
-            "usage": {"input_tokens": 10, "output_tokens": 20},
-        }
-        self.replies.append((status, body, delay))
-
-
-def _error(message: str, kind: str = "api_error") -> dict:
-    return {"type": "error", "error": {"type": kind, "message": message}}
-
-
-def _text(text: str) -> dict:
-    return {"type": "text", "text": text}
-
-
-def _tool_use(use_id: str, name: str, arguments: dict) -> dict:
-    return {"type": "tool_use", "id": use_id, "name": name, "input": arguments}
-
-
 @pytest.fixture
 def api():
-    server = MessagesApi()
-    server.thread.start()
-    yield server
-    server.server.shutdown()
-    server.server.server_close()
+    with MessagesApi() as server:
+        yield server
 
 
 @pytest.fixture

@@ -1,0 +1,353 @@
+"""Alerts: settings, messages and delivery of anomaly alerts and run-failure notices (e-mail over SMTP or to the
+outbox, plus an optional Slack-compatible webhook). No Dagster here; the once-per-flag bookkeeping in the warehouse
+is in `alert_log`."""
+
+from __future__ import annotations
+
+import html
+import logging
+import os
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, date, datetime
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from hitcraft_assets.reports.email import (
+    EmailConfigError,
+    EmailDeliveryError,
+    SmtpSettings,
+    build_message,
+    deliver,
+    parse_recipients,
+    smtp_settings_from_env,
+)
+from hitcraft_assets.reports.formatting import format_interval, format_metric_value, format_number, metric_label
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_MIN_SEVERITY = 4.0
+DEFAULT_MAX_AGE_DAYS = 3
+DEFAULT_MAX_ATTEMPTS = 3
+DEFAULT_DAGSTER_URL = "http://localhost:3000"
+WEBHOOK_TIMEOUT_S = 10.0
+#: channel names as recorded in insights.alerts_sent: e-mail over SMTP, e-mail written to the outbox, webhook
+EMAIL, OUTBOX, WEBHOOK = "email", "outbox", "webhook"
+
+
+class AlertConfigError(ValueError):
+    """An alert setting is malformed; the message names the variable."""
+
+
+class WebhookError(RuntimeError):
+    """The webhook could not be reached or answered with a non-2xx status (the URL, a secret, is never shown)."""
+
+
+@dataclass(frozen=True)
+class AlertSettings:
+    """Who gets alerts, how, and which flags are worth one. `webhook_url` is a secret (never in reprs or logs)."""
+
+    smtp: SmtpSettings
+    outbox_dir: Path
+    recipients: tuple[str, ...] = ()
+    operator_recipients: tuple[str, ...] = ()
+    webhook_url: str | None = field(default=None, repr=False)
+    min_severity: float = DEFAULT_MIN_SEVERITY
+    max_age_days: int = DEFAULT_MAX_AGE_DAYS
+    max_attempts: int = DEFAULT_MAX_ATTEMPTS
+    dagster_url: str = DEFAULT_DAGSTER_URL
+    webhook_timeout_s: float = WEBHOOK_TIMEOUT_S
+
+
+def alert_settings_from_env(environ: Mapping[str, str] | None = None) -> AlertSettings:
+    """Settings from `HITCRAFT_ALERT_MIN_SEVERITY` (|robust z| an alert needs, default 4), `HITCRAFT_ALERT_MAX_AGE_DAYS`
+    (older flags are recorded as skipped, never sent; default 3), `HITCRAFT_ALERT_WEBHOOK_URL` (optional),
+    `HITCRAFT_ALERT_RECIPIENTS` (default `HITCRAFT_REPORT_RECIPIENTS`), `HITCRAFT_OPERATOR_RECIPIENTS` (run failures;
+    default the alert recipients), `HITCRAFT_DAGSTER_URL` (links; default http://localhost:3000), the `SMTP_*`
+    variables of `smtp_settings_from_env` and `HITCRAFT_HOME` (outbox: $HITCRAFT_HOME/outbox). `environ`: a mapping
+    to read instead of the process environment (and `.env`). Raises AlertConfigError / EmailConfigError."""
+    from hitcraft_assets import settings
+
+    if environ is None:
+        settings.load_dotenv_once()
+        environ = os.environ
+
+    def get(name: str) -> str | None:
+        value = environ.get(name, "").strip()
+        return value or None
+
+    recipients = _recipients("HITCRAFT_ALERT_RECIPIENTS", get("HITCRAFT_ALERT_RECIPIENTS"))
+    recipients = recipients or _recipients("HITCRAFT_REPORT_RECIPIENTS", get("HITCRAFT_REPORT_RECIPIENTS"))
+    operators = _recipients("HITCRAFT_OPERATOR_RECIPIENTS", get("HITCRAFT_OPERATOR_RECIPIENTS")) or recipients
+    if get("SMTP_HOST") and not recipients:
+        raise AlertConfigError(
+            "SMTP_HOST is set but HITCRAFT_ALERT_RECIPIENTS and HITCRAFT_REPORT_RECIPIENTS are empty"
+        )
+    # The SMTP settings' own recipients are replaced per message (alerts or operators).
+    smtp = smtp_settings_from_env({**environ, "HITCRAFT_REPORT_RECIPIENTS": ", ".join(recipients)})
+    webhook = get("HITCRAFT_ALERT_WEBHOOK_URL")
+    if webhook and urlsplit(webhook).scheme not in ("http", "https"):
+        raise AlertConfigError("HITCRAFT_ALERT_WEBHOOK_URL must be an http(s) URL")
+    dagster_url = (get("HITCRAFT_DAGSTER_URL") or DEFAULT_DAGSTER_URL).rstrip("/")
+    if urlsplit(dagster_url).scheme not in ("http", "https"):
+        raise AlertConfigError(f"HITCRAFT_DAGSTER_URL={dagster_url!r} must be an http(s) URL")
+    home = Path(get("HITCRAFT_HOME") or settings.hitcraft_home()).expanduser().resolve()
+    return AlertSettings(
+        smtp=smtp,
+        outbox_dir=home / "outbox",
+        recipients=recipients,
+        operator_recipients=operators,
+        webhook_url=webhook,
+        min_severity=_number("HITCRAFT_ALERT_MIN_SEVERITY", get("HITCRAFT_ALERT_MIN_SEVERITY"), DEFAULT_MIN_SEVERITY),
+        max_age_days=int(
+            _number("HITCRAFT_ALERT_MAX_AGE_DAYS", get("HITCRAFT_ALERT_MAX_AGE_DAYS"), DEFAULT_MAX_AGE_DAYS, True)
+        ),
+        dagster_url=dagster_url,
+    )
+
+
+def reporting_today(now: datetime | None = None) -> date:
+    """Today in the reporting time zone (`HITCRAFT_REPORTING_TIMEZONE`), against which flag ages are measured."""
+    from zoneinfo import ZoneInfo
+
+    from hitcraft_assets import settings
+
+    return (now or datetime.now(UTC)).astimezone(ZoneInfo(settings.reporting_timezone())).date()
+
+
+# ------------------------------------------------------------------------------------------------- messages
+@dataclass(frozen=True)
+class AnomalyFlag:
+    """One row of ml.anomaly_flags; a product-wide flag carries the segment flags of its metric and day."""
+
+    metric_date: date
+    metric: str
+    segment_type: str
+    segment_value: str
+    value: float | None = None
+    expected: float | None = None
+    lower_bound: float | None = None
+    upper_bound: float | None = None
+    severity: float | None = None
+    direction: str | None = None
+    root_cause: str | None = None
+    segments: tuple[AnomalyFlag, ...] = ()
+    #: channels that already got this flag on an earlier, partly failed attempt
+    delivered: tuple[str, ...] = ()
+
+    @property
+    def key(self) -> tuple[date, str, str, str]:
+        return (self.metric_date, self.metric, self.segment_type, self.segment_value)
+
+    @property
+    def segment(self) -> str | None:
+        """'platform = ios' for a segment flag, None for a product-wide one."""
+        return None if self.segment_type == "all" else f"{self.segment_type} = {self.segment_value}"
+
+
+@dataclass(frozen=True)
+class AlertMessage:
+    """One alert in every form: e-mail subject, plain text and HTML, and the webhook's text (Slack mrkdwn)."""
+
+    subject: str
+    text: str
+    html: str
+    webhook_text: str
+
+
+def anomaly_alert_message(flag: AnomalyFlag, settings: AlertSettings) -> AlertMessage:
+    """The alert of one flag: metric, day, segment, value vs expected and its normal range, severity, direction, the
+    likely root cause and the segments flagged with it. Event-derived text (segment values, root cause) is escaped
+    in the HTML and the webhook text and kept on one line in the subject."""
+    label = metric_label(flag.metric)
+    how = {"up": "unusually high", "down": "unusually low"}.get(flag.direction or "", "unusual")
+    where = f" for {flag.segment}" if flag.segment else ""
+    severity = format_number(flag.severity, 1, signed=True)
+    subject = f"[HitCraft alert] {label} {how} on {flag.metric_date}{where} (z {severity})"
+    interval = format_interval(
+        format_metric_value(flag.metric, flag.lower_bound), format_metric_value(flag.metric, flag.upper_bound)
+    )
+    facts = [
+        ("Value", format_metric_value(flag.metric, flag.value)),
+        (
+            "Expected",
+            format_metric_value(flag.metric, flag.expected) + (f" (normal range {interval})" if interval else ""),
+        ),
+        ("Severity", f"robust z = {severity} (alert threshold {settings.min_severity:g})"),
+        ("Direction", flag.direction or "n/a"),
+    ]
+    if flag.root_cause:
+        facts.append(("Likely root cause", _one_line(flag.root_cause)))
+    segments = [
+        f"{s.segment}: {format_metric_value(s.metric, s.value)} vs {format_metric_value(s.metric, s.expected)} "
+        f"expected (z {format_number(s.severity, 1, signed=True)})"
+        for s in flag.segments
+    ]
+    link = f"{settings.dagster_url}/assets/ml/anomaly_flags"
+    headline = f"{label} was {how} on {flag.metric_date} ({flag.segment or 'all users'})."
+    text_lines = [headline, ""] + [f"{name}: {value}" for name, value in facts]
+    if segments:
+        text_lines += ["", "Segments flagged the same day:"] + [f"- {_one_line(s)}" for s in segments]
+    text_lines += ["", f"Anomaly flags in Dagster: {link}"]
+    text = "\n".join(text_lines) + "\n"
+    rows = "".join(
+        f'<tr><th align="left" style="padding:2px 12px 2px 0">{_h(name)}</th><td>{_h(value)}</td></tr>'
+        for name, value in facts
+    )
+    segment_html = (
+        "<p>Segments flagged the same day:</p><ul>" + "".join(f"<li>{_h(s)}</li>" for s in segments) + "</ul>"
+        if segments
+        else ""
+    )
+    body = (
+        f"<p><strong>{_h(headline)}</strong></p><table>{rows}</table>{segment_html}"
+        f'<p><a href="{_h(link)}">Anomaly flags in Dagster</a></p>'
+    )
+    return AlertMessage(_header(subject), text, _html_page(subject, body), _webhook_text(subject, text))
+
+
+def run_failure_message(
+    job_name: str,
+    run_id: str,
+    error: str | None,
+    step_errors: Sequence[tuple[str | None, str]],
+    settings: AlertSettings,
+    partition: str | None = None,
+) -> AlertMessage:
+    """The operator's notice of a failed run: job, run id, partition, the run's error and each failed step's error
+    (first lines), and a link to the run in the Dagster UI."""
+    link = f"{settings.dagster_url}/runs/{run_id}"
+    what = f"job {job_name}" + (f", partition {partition}" if partition else "")
+    subject = f"[HitCraft] Run failed: {job_name}" + (f" ({partition})" if partition else "") + f" {run_id[:8]}"
+    headline = f"Dagster run {run_id} ({what}) failed."
+    steps = [(step or "run", _first_lines(message)) for step, message in step_errors]
+    text_lines = [headline, ""]
+    if error:
+        text_lines += [f"Error: {_first_lines(error)}"]
+    if steps:
+        text_lines += ["", "Failed steps:"] + [f"- {step}: {message}" for step, message in steps]
+    text_lines += ["", f"Open the run: {link}"]
+    text = "\n".join(text_lines) + "\n"
+    body = f"<p><strong>{_h(headline)}</strong></p>"
+    if error:
+        body += f"<p>Error:</p><pre>{_h(_first_lines(error))}</pre>"
+    if steps:
+        body += "<p>Failed steps:</p><ul>" + "".join(
+            f"<li><code>{_h(step)}</code><pre>{_h(message)}</pre></li>" for step, message in steps
+        )
+        body += "</ul>"
+    body += f'<p><a href="{_h(link)}">Open the run in Dagster</a></p>'
+    return AlertMessage(_header(subject), text, _html_page(subject, body), _webhook_text(subject, text))
+
+
+# ------------------------------------------------------------------------------------------------- delivery
+@dataclass(frozen=True)
+class Delivery:
+    """What one notification did: `delivered` channels (email | outbox | webhook) and `errors` by channel."""
+
+    delivered: tuple[str, ...]
+    errors: Mapping[str, str]
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+
+def notify(
+    message: AlertMessage, recipients: Sequence[str], settings: AlertSettings, skip: Sequence[str] = ()
+) -> Delivery:
+    """Send `message` by e-mail to `recipients` (SMTP, or the outbox when no SMTP host is set) and to the webhook
+    when one is configured; channels in `skip` (already delivered earlier) are left out. A failing channel does not
+    stop the other: its error is returned."""
+    delivered: list[str] = []
+    errors: dict[str, str] = {}
+    if EMAIL not in skip and OUTBOX not in skip:
+        try:
+            smtp = replace(settings.smtp, recipients=tuple(recipients))
+            email = build_message(message.subject, smtp.sender, smtp.recipients, message.text, message.html)
+            delivered.append(EMAIL if deliver(email, smtp, settings.outbox_dir).method == "smtp" else OUTBOX)
+        except (EmailDeliveryError, EmailConfigError) as exc:
+            errors[EMAIL] = str(exc)
+    if settings.webhook_url and WEBHOOK not in skip:
+        try:
+            post_webhook(settings.webhook_url, message.webhook_text, settings.webhook_timeout_s)
+            delivered.append(WEBHOOK)
+        except WebhookError as exc:
+            errors[WEBHOOK] = str(exc)
+    return Delivery(tuple(delivered), errors)
+
+
+def post_webhook(url: str, text: str, timeout_s: float = WEBHOOK_TIMEOUT_S) -> None:
+    """POST {"text": text} as JSON to a Slack-compatible incoming webhook. Raises WebhookError (naming the host,
+    never the URL, whose path is the secret) when it cannot be reached, times out or answers non-2xx."""
+    import httpx
+
+    host = urlsplit(url).netloc or "?"
+    try:
+        response = httpx.post(url, json={"text": text}, timeout=timeout_s)
+    except httpx.TimeoutException as exc:
+        raise WebhookError(f"webhook at {host} timed out after {timeout_s:g} s") from exc
+    except httpx.HTTPError as exc:
+        raise WebhookError(
+            f"webhook at {host} unreachable ({type(exc).__name__}: {str(exc).replace(url, host)})"
+        ) from exc
+    if not response.is_success:
+        raise WebhookError(f"webhook at {host} answered {response.status_code}: {_one_line(response.text)[:200]}")
+    logger.info("alert posted to the webhook at %s", host)
+
+
+# ------------------------------------------------------------------------------------------------- helpers
+def _recipients(name: str, raw: str | None) -> tuple[str, ...]:
+    try:
+        return parse_recipients(raw or "")
+    except EmailConfigError as exc:  # its message names the report variable
+        raise AlertConfigError(f"{name}: {str(exc).split(': ', 1)[-1]}") from exc
+
+
+def _number(name: str, raw: str | None, default: float, integer: bool = False) -> float:
+    if raw is None:
+        return default
+    try:
+        value = int(raw) if integer else float(raw)
+    except ValueError as exc:
+        raise AlertConfigError(f"{name}={raw!r} is not {'an integer' if integer else 'a number'}") from exc
+    if value < 0 or value != value:
+        raise AlertConfigError(f"{name}={raw!r} must be >= 0")
+    return value
+
+
+def _one_line(text) -> str:
+    return re.sub(r"\s+", " ", str(text)).strip()
+
+
+def _first_lines(text: str, lines: int = 12, chars: int = 2000) -> str:
+    """The head of an error message (a stack trace belongs in the Dagster UI, not in a mail)."""
+    return "\n".join(str(text).strip().splitlines()[:lines])[:chars]
+
+
+def _header(text: str) -> str:
+    """A header value: one line (build_message rejects line breaks), at most 200 characters."""
+    line = _one_line(text)
+    return line if len(line) <= 200 else line[:199] + "…"
+
+
+def _h(text) -> str:
+    return html.escape(str(text), quote=True)
+
+
+def _slack_escape(text: str) -> str:
+    """Slack's three control characters: `<` and `>` would make links and @channel mentions, `&` entities."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _webhook_text(subject: str, text: str) -> str:
+    """Chat text: the subject in bold, then the plain-text body, with Slack's control characters escaped."""
+    return _slack_escape(f"*{_header(subject)}*\n{text}")
+
+
+def _html_page(title: str, body: str) -> str:
+    return (
+        f'<!doctype html><html><head><meta charset="utf-8"><title>{_h(_header(title))}</title></head>'
+        f'<body style="font-family:sans-serif">{body}</body></html>'
+    )
