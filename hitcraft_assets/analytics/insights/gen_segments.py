@@ -7,7 +7,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import date, timedelta
 
-import numpy as np
 import pandas as pd
 
 from hitcraft_assets.analytics.insights import text
@@ -176,41 +175,44 @@ def retention_change_insights(
 
 
 def early_session_outcomes(
-    activity: pd.DataFrame, users: pd.DataFrame, as_of: date, after_session: int = 2, followup_days: int = 14
+    activity: pd.DataFrame, users: pd.DataFrame, as_of: date, after_session: int = 2, followup_days: int = 7
 ) -> pd.DataFrame:
-    """Per new user who reached session `after_session`: did they complete a production (renders_completed > 0) in
-    sessions 1..k, and did they drop (no activity in the `followup_days` days after the day of session k)?
+    """Per new user whose session `after_session` (k) was the last session of its day: did they complete a
+    production (renders_completed > 0) in sessions 1..k, and did they drop (no activity after that day up to as_of)?
 
     Inputs: user_daily_activity (activity_date, user_key, sessions, renders_completed) and dim_users (user_key,
     signup_date, segment columns). Only users who signed up on or after the first activity day, and whose
-    session-k day is at least followup_days before as_of, are kept. Activity is daily, so sessions are placed by
-    cumulative daily counts: when session k is the last session of its day, renders up to that day are in sessions
-    1..k; when the day also holds session k+1 the user did not drop, and the production flag is known unless renders
-    were completed on that very day and never before (those users are left out, as the split is unknown).
+    session-k day is at least `followup_days` days before as_of, are kept; the drop is judged on all activity up to
+    as_of (a user back after 20 days did not drop), so the follow-up is the same for both groups on average.
+    Activity is daily, so sessions are placed by cumulative daily counts. A user whose session-k day also holds
+    session k+1 did not drop, but the renders of that day cannot be split between sessions 1..k and k+1; keeping
+    such users only when the split does not matter selects on the outcome (on simulated data without any effect it
+    made no-production users look 4 pp more likely to drop), so all of them are left out: whether session k ends
+    its day is decided by the drop and the day's session count, not by what happened in the sessions, so the two
+    groups stay comparable when there is no effect. Among the users kept, the drop share is P(drop) /
+    P(session k ends its day), which makes it higher than the share of all users who never have session k+1.
     Output columns: user_key, produced (bool), dropped (bool), plus the dim_users columns.
     """
     frame = prepare_activity(activity, as_of)
+    require(frame, ["renders_completed"], "user_daily_activity")
     cohort = new_user_cohort(users, frame, as_of, followup_days=1)
     frame = frame[frame["user_key"].isin(cohort["user_key"])].sort_values(["user_key", "activity_date"])
     if frame.empty:
         return pd.DataFrame(columns=["user_key", "produced", "dropped"])
-    frame["cum_sessions"] = frame.groupby("user_key")["sessions"].cumsum()
-    frame["renders_before"] = frame.groupby("user_key")["renders_completed"].cumsum() - frame["renders_completed"]
+    by_user = frame.groupby("user_key")
+    frame["cum_sessions"] = by_user["sessions"].cumsum()
+    frame["cum_renders"] = by_user["renders_completed"].cumsum()
     reach = frame[frame["cum_sessions"] >= after_session].groupby("user_key").head(1).set_index("user_key")
-    reach = reach[reach["activity_date"] <= pd.Timestamp(as_of) - pd.Timedelta(days=followup_days)]
-    exact = reach["cum_sessions"] == after_session
-    produced = np.where(
-        exact,
-        (reach["renders_before"] + reach["renders_completed"]) > 0,
-        reach["renders_before"] > 0,
+    last_judged = pd.Timestamp(as_of) - pd.Timedelta(days=followup_days)
+    reach = reach[(reach["cum_sessions"] == after_session) & (reach["activity_date"] <= last_judged)]
+    last_active = by_user["activity_date"].max().reindex(reach.index)
+    out = pd.DataFrame(
+        {
+            "produced": (reach["cum_renders"] > 0).to_numpy(),
+            "dropped": (last_active == reach["activity_date"]).to_numpy(),
+        },
+        index=reach.index,
     )
-    known = exact | (reach["renders_before"] > 0) | (reach["renders_completed"] == 0)
-    next_day = frame.merge(reach["activity_date"].rename("reach_date"), left_on="user_key", right_index=True)
-    gap = (next_day["activity_date"] - next_day["reach_date"]).dt.days
-    returned = next_day[(gap > 0) & (gap <= followup_days)]["user_key"].unique()
-    out = pd.DataFrame({"produced": produced.astype(bool)}, index=reach.index)
-    out["dropped"] = exact & ~reach.index.isin(returned)
-    out = out[known.to_numpy()]
     return out.reset_index().merge(cohort, on="user_key", how="left")
 
 
@@ -219,12 +221,13 @@ def early_dropoff_insights(
     users: pd.DataFrame,
     as_of: date,
     after_session: int = 2,
-    followup_days: int = 14,
+    followup_days: int = 7,
     segment_types: Sequence[str] = EARLY_SEGMENT_TYPES,
     min_users: int = 20,
 ) -> list[Insight]:
     """New users without a completed production in their first `after_session` sessions vs those with one: share
-    who did not come back within `followup_days` after session k, per segment of `segment_types` and overall (key
+    with no activity after the day of session k (up to as_of, at least `followup_days` days later), among users
+    whose session k was the last session of its day, per segment of `segment_types` and overall (key
     'early_dropoff:<segment_type>=<value>' or 'early_dropoff:all', type 'risk'; only segments where the
     no-production group drops more are reported). Inputs and how users are classified: `early_session_outcomes`.
     Test: two-proportion z-test (no-production vs production users of the segment); groups with fewer than
@@ -264,16 +267,17 @@ def _early(segment_type, value, cmp, n_segment, weeks, signups, k, followup_days
                "followup_days": followup_days, "p_value": cmp.p_value, "ci_low": cmp.ci_low, "ci_high": cmp.ci_high,
                "ci_level": 0.95}  # fmt: skip
     statement = (
-        f"{text.pct(cmp.rate1)} of {who} without a completed production in sessions 1-{k} did not come back within "
-        f"{followup_days} days of session {k} ({text.count(cmp.n1)} users), vs {text.pct(cmp.rate2)} of those with "
-        f"one ({text.count(cmp.n2)} users): {text.signed_pct(cmp.relative)} relative, {text.pp(cmp.difference)} "
-        f"(95% CI {text.pp(cmp.ci_low)} to {text.pp(cmp.ci_high)}; two-proportion z-test, {text.p_text(cmp.p_value)}"
-        f"). {text.pct(no_prod_share)} of these users had no production by session {k}; signups {first}..{last}."
+        f"{text.pct(cmp.rate1)} of {who} without a completed production in sessions 1-{k} were not active again after "
+        f"the day of session {k} ({text.count(cmp.n1)} users), vs {text.pct(cmp.rate2)} of those with one "
+        f"({text.count(cmp.n2)} users): {text.signed_pct(cmp.relative)} relative, {text.pp(cmp.difference)} (95% CI "
+        f"{text.pp(cmp.ci_low)} to {text.pp(cmp.ci_high)}; two-proportion z-test, {text.p_text(cmp.p_value)}). "
+        f"Users whose session {k} was the last session of its day, at least {followup_days} days before {as_of}; "
+        f"{text.pct(no_prod_share)} of them had no production by session {k}; signups {first}..{last}."
     )
     rec = ab_test(
         action=f"A/B test a guided quick-win production in the first session for {who}.",
         hypothesis=f"A guided first production lowers the share of {who} who do not return after session {k}.",
-        metric=f"return within {followup_days} days after session {k}",
+        metric=f"return after session {k}",
         baseline=1 - cmp.rate1,
         weekly_traffic=n_segment / weeks,
     )

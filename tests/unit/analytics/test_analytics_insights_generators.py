@@ -143,28 +143,58 @@ def activity_frame(rows):
 
 def test_early_session_outcomes_classify_users_from_daily_counts():
     d0 = date(2026, 2, 1)
+    late = AS_OF - timedelta(days=9)
     users = pd.DataFrame(
-        {"user_key": [f"u{i}" for i in range(1, 8)],
-         "signup_date": [d0] * 5 + [AS_OF - timedelta(days=3), d0 - timedelta(days=10)],
-         "role": ["songwriter"] * 7}
+        {"user_key": [f"u{i}" for i in range(1, 10)],
+         "signup_date": [d0] * 5 + [AS_OF - timedelta(days=3), d0 - timedelta(days=10), late, late],
+         "role": ["songwriter"] * 9}
     )  # fmt: skip
     activity = activity_frame(
         [
             (d0, "u1", 2, 0),  # sessions 1-2 on day 1, no production, never back: dropped
             (d0, "u2", 1, 1), (d0 + timedelta(days=1), "u2", 1, 0), (d0 + timedelta(days=5), "u2", 1, 0),
-            (d0, "u3", 3, 0),  # session 3 on the same day: not dropped, no production in 1-2
-            (d0, "u4", 1, 0), (d0 + timedelta(days=1), "u4", 2, 1),  # render on the day of sessions 2-3: unknown
-            (d0, "u5", 2, 1), (d0 + timedelta(days=25), "u5", 1, 0),  # back only after 25 days: dropped
+            (d0, "u3", 3, 0),  # session 3 on the day of session 2: left out (even without renders)
+            (d0, "u4", 1, 0), (d0 + timedelta(days=1), "u4", 2, 1),  # sessions 2-3 share a day: left out
+            (d0, "u5", 2, 1), (d0 + timedelta(days=25), "u5", 1, 0),  # back after 25 days: not dropped
             (AS_OF - timedelta(days=3), "u6", 2, 0),  # session 2 too recent to judge
             (d0, "u7", 2, 0),  # signed up 10 days before the data starts: its first sessions are unseen
+            (late, "u8", 1, 0), (late + timedelta(days=1), "u8", 1, 2),  # 8 days of follow-up, never back
+            (late, "u9", 2, 0), (AS_OF + timedelta(days=1), "u9", 1, 0),  # back only after as_of: dropped
         ]
     )  # fmt: skip
-    out = early_session_outcomes(activity, users, AS_OF, after_session=2, followup_days=14).set_index("user_key")
-    assert sorted(out.index) == ["u1", "u2", "u3", "u5"]
+    out = early_session_outcomes(activity, users, AS_OF, after_session=2, followup_days=7).set_index("user_key")
+    assert sorted(out.index) == ["u1", "u2", "u5", "u8", "u9"]
     assert out.loc["u1", ["produced", "dropped"]].tolist() == [False, True]
     assert out.loc["u2", ["produced", "dropped"]].tolist() == [True, False]
-    assert out.loc["u3", ["produced", "dropped"]].tolist() == [False, False]
-    assert out.loc["u5", ["produced", "dropped"]].tolist() == [True, True]
+    assert out.loc["u5", ["produced", "dropped"]].tolist() == [True, False]
+    assert out.loc["u8", ["produced", "dropped"]].tolist() == [True, True]
+    assert out.loc["u9", ["produced", "dropped"]].tolist() == [False, True]
+    strict = early_session_outcomes(activity, users, AS_OF, after_session=2, followup_days=14)
+    assert sorted(strict["user_key"]) == ["u1", "u2", "u5"]
+
+
+def test_early_session_outcomes_show_no_gap_without_an_effect_when_session_3_shares_the_day():
+    # No effect: every user drops after session 2 with 30 % whatever they produced. Users who stay often have
+    # session 3 on the day of session 2; leaving out only those whose renders could belong to session 3 made the
+    # production group look more likely to drop (about -12 pp here); leaving all of them out keeps the groups equal.
+    rng = np.random.default_rng(11)
+    d0 = date(2026, 1, 1)
+    users, rows = [], []
+    for i in range(6000):
+        signup = d0 + timedelta(days=int(rng.integers(0, 50)))
+        renders = rng.random(3) < 0.3  # a production in session 1, 2, 3
+        users.append({"user_key": f"u{i}", "signup_date": signup, "role": "songwriter"})
+        if rng.random() < 0.3:
+            rows.append((signup, f"u{i}", 2, int(renders[:2].sum())))
+        elif rng.random() < 0.5:
+            rows += [(signup, f"u{i}", 3, int(renders.sum())), (signup + timedelta(days=2), f"u{i}", 1, 0)]
+        else:
+            rows += [(signup, f"u{i}", 2, int(renders[:2].sum())), (signup + timedelta(days=2), f"u{i}", 1, 0)]
+    out = early_session_outcomes(activity_frame(rows), pd.DataFrame(users), AS_OF)
+    rates = out.groupby("produced")["dropped"].mean()
+    assert rates[True] == pytest.approx(0.3 / 0.65, abs=0.03)  # P(drop | session 2 ends its day)
+    assert rates[False] - rates[True] == pytest.approx(0.0, abs=0.04)
+    assert len(out) == pytest.approx(6000 * 0.65, rel=0.05)
 
 
 def test_early_dropoff_risk_is_reported_for_the_planted_segment_only():
