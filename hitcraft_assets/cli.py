@@ -5,9 +5,8 @@ from __future__ import annotations
 import os
 import sys
 import time
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import typer
 
@@ -45,14 +44,10 @@ def _parse_day(value: str, option: str) -> date:
         raise UserError(f"{option} {value!r} is not a date in YYYY-MM-DD form") from None
 
 
-def _reporting_today() -> date:
-    return datetime.now(UTC).astimezone(ZoneInfo(settings.reporting_timezone())).date()
-
-
 def _check_range(first: date, last: date) -> None:
     from hitcraft_assets.defs.partitions import PARTITIONS_START
 
-    yesterday = _reporting_today() - timedelta(days=1)
+    yesterday = settings.reporting_today() - timedelta(days=1)
     if first > last:
         raise UserError(f"--start {first} is after --end {last}")
     if last > yesterday:
@@ -159,7 +154,7 @@ def demo(
     UI running (Ctrl-C stops everything). Re-running reuses the data and loads only missing days."""
     from hitcraft_assets import runtime
 
-    last = _reporting_today() - timedelta(days=1)
+    last = settings.reporting_today() - timedelta(days=1)
     first = last - timedelta(days=days - 1)
     source = "the sample Mixpanel" if settings.mixpanel_settings().is_sample else "Mixpanel"
     _say(f"HitCraft demo: {first}..{last} from {source}; data in {settings.hitcraft_home()}")

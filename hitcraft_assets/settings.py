@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from datetime import UTC, date, datetime
 from functools import lru_cache
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -70,6 +71,11 @@ def hitcraft_home() -> Path:
 def reporting_timezone() -> str:
     """Time zone whose calendar days are the daily partitions (default UTC)."""
     return _timezone("HITCRAFT_REPORTING_TIMEZONE", "UTC")
+
+
+def reporting_today(now: datetime | None = None) -> date:
+    """Today (or `now`'s day) in the reporting time zone: yesterday is the newest complete partition."""
+    return (now or datetime.now(UTC)).astimezone(ZoneInfo(reporting_timezone())).date()
 
 
 def external_database_url() -> str | None:

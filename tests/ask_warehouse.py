@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date, timedelta
 
+import insight_factory
 import pandas as pd
 from psycopg2.extensions import make_dsn, parse_dsn
 
@@ -83,46 +84,14 @@ def library_row(insight: Insight, status: str, *, rank: int | None, q_value: flo
 
 
 def make_insight(**overrides) -> Insight:
-    """An opportunity: the polish-hit prompt completes more renders; override any field."""
-    fields = dict(
-        key="prompt_outlier:prd_polish_hit",
-        insight_type="opportunity",
-        generator="prompt_outliers",
-        as_of=INCIDENT,
-        title='Prompt "Help me turn my demo into a polished hit" completes 27% more renders',
-        statement="The polish prompt completed 70.8% of 4,120 renders vs 55.7% for other production prompts.",
-        metric="production_completion_rate",
-        segment_type="prompt",
-        segment_value="prd_polish_hit",
-        window_start=INCIDENT - timedelta(days=27),
-        window_end=INCIDENT,
-        baseline_start=None,
-        baseline_end=None,
-        sample_size=4120,
-        sample_unit="renders",
-        test="two-proportion z-test",
-        p_value=2e-9,
-        effect=0.151,
-        effect_relative=0.271,
-        ci_low=0.13,
-        ci_high=0.172,
-        impact=310.0,
-        impact_unit="productions",
-        confidence=0.95,
-        numbers={"prompt_rate": 0.708, "other_rate": 0.557, "renders": 4120.0},
-        recommendations=(
-            Recommendation("campaign", "Email intermediate users who have not tried the polish prompt."),
-            Recommendation(
-                "ab_test",
-                "Feature the polish prompt first in the prompt list.",
-                hypothesis="Featuring the prompt raises completion",
-                metric="production_completion_rate",
-                minimum_detectable_effect=0.02,
-                users_per_arm=3900,
-            ),
-        ),
-    )
-    return Insight(**(fields | overrides))
+    """The shared polish-prompt opportunity, dated on the incident day; override any field."""
+    on_incident_day = {
+        "as_of": INCIDENT,
+        "window_start": INCIDENT - timedelta(days=27),
+        "window_end": INCIDENT,
+        "statement": "The polish prompt completed 70.8% of 4,120 renders vs 55.7% for other production prompts.",
+    }
+    return insight_factory.make_insight(**(on_incident_day | overrides))
 
 
 def prompt_insight() -> Insight:

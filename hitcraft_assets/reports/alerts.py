@@ -10,7 +10,7 @@ import os
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -109,11 +109,9 @@ def alert_settings_from_env(environ: Mapping[str, str] | None = None) -> AlertSe
 
 def reporting_today(now: datetime | None = None) -> date:
     """Today in the reporting time zone (`HITCRAFT_REPORTING_TIMEZONE`), against which flag ages are measured."""
-    from zoneinfo import ZoneInfo
-
     from hitcraft_assets import settings
 
-    return (now or datetime.now(UTC)).astimezone(ZoneInfo(settings.reporting_timezone())).date()
+    return settings.reporting_today(now)
 
 
 # ------------------------------------------------------------------------------------------------- messages

@@ -34,7 +34,7 @@ def _reports(context: dg.AssetExecutionContext, url: str, kind: str, periods: li
     from hitcraft_assets.reports.email import EmailConfigError, EmailDeliveryError
     from hitcraft_assets.reports.rendering import render_markdown
 
-    today = _reporting_today()
+    today = settings.reporting_today()
     metadata, failures = {}, []
     for key, as_of in periods:
         report = report_builder.build_report(kind, as_of, url)
@@ -75,13 +75,6 @@ def _reports(context: dg.AssetExecutionContext, url: str, kind: str, periods: li
     if failures:  # files are written and the messages kept in the outbox; the run fails so the operator is told
         raise dg.Failure(description=f"{kind} report e-mail failed: " + "; ".join(failures), metadata=metadata)
     return dg.MaterializeResult(metadata=metadata)
-
-
-def _reporting_today() -> date:
-    from datetime import datetime
-    from zoneinfo import ZoneInfo
-
-    return datetime.now(ZoneInfo(settings.reporting_timezone())).date()
 
 
 def _month_end(start: date) -> date:
