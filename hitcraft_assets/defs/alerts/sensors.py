@@ -4,7 +4,6 @@ failed run. Both run by default and launch no runs; settings are read from the e
 import dagster as dg
 
 from hitcraft_assets.defs.ingest.resources import WarehouseResource
-from hitcraft_assets.reports import alert_log, alerts
 
 ANOMALY_FLAGS = dg.AssetKey(["ml", "anomaly_flags"])
 
@@ -26,6 +25,8 @@ def anomaly_alert_sensor(
 ):
     # The materialization is only the trigger: the pending flags are read from the warehouse, so the latest of
     # several materializations (a backfill writes one per day) covers them all.
+    from hitcraft_assets.reports import alert_log, alerts  # at tick time: e-mail pulls in the report renderers
+
     settings = alerts.alert_settings_from_env()
     run = alert_log.send_pending_alerts(settings, warehouse.url())
     summary = run.summary()
@@ -42,6 +43,8 @@ def anomaly_alert_sensor(
     description="E-mails HITCRAFT_OPERATOR_RECIPIENTS (and posts to the alert webhook) when a run fails.",
 )
 def run_failure_notice_sensor(context: dg.RunFailureSensorContext):
+    from hitcraft_assets.reports import alerts
+
     settings = alerts.alert_settings_from_env()
     run = context.dagster_run
     step_errors = [(event.step_key, _root_error(event)) for event in context.get_step_failure_events()]
