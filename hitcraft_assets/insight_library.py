@@ -12,7 +12,7 @@ from datetime import date
 import pandas as pd
 
 from hitcraft_assets import warehouse
-from hitcraft_assets.analytics.insights import Insight, InsightResult, Recommendation
+from hitcraft_assets.analytics.insights import Insight, InsightResult, Recommendation, is_history_record
 from hitcraft_assets.warehouse import Table
 
 SCHEMA = "insights"
@@ -143,10 +143,11 @@ def search(
 
 
 def previous_records(url: str | None, as_of: date, days: int = 7) -> list[dict]:
-    """The selected records of the `days` days before `as_of`: what ranking needs to merge and age insights."""
+    """The selected and ranked-out records of the `days` days before `as_of`: what ranking needs to merge and age
+    insights (`ranking.is_history_record`)."""
     start = pd.Timestamp(as_of).date() - pd.Timedelta(days=days)
-    frame = read(url, start, pd.Timestamp(as_of).date() - pd.Timedelta(days=1))
-    return frame.to_dict("records")
+    frame = read(url, start, pd.Timestamp(as_of).date() - pd.Timedelta(days=1), status=None)
+    return [record for record in frame.to_dict("records") if is_history_record(record)]
 
 
 def to_insights(frame: pd.DataFrame) -> list[Insight]:

@@ -25,6 +25,9 @@ from hitcraft_assets.reports.formatting import (
 )
 
 REPORT_KINDS = ("daily", "weekly", "monthly")
+# The daily key-metrics table already shows each metric's week-over-week change with its test; metric trends lead
+# the weekly digest and fill the daily list only when fewer other findings passed.
+DAILY_LATER_TYPES = ("trend",)
 DEFAULT_KEY_METRICS = (
     "new_users",
     "dau",
@@ -144,10 +147,10 @@ def build_daily_report(
     the last `sparkline_days` days; `period_changes` (`analytics.period_changes` output / ml.metric_period_changes:
     as_of, metric, comparison, kind, current, previous, abs_change, rel_change, ci_low, ci_high, abs_ci_low,
     abs_ci_high, p_value, test, note) - the rows of `as_of` with comparison 'wow'; `insights`: the day's ranked
-    insights, best first (the first `max_insights` are shown, their recommendations give up to `max_actions`
-    actions); `funnel_conversions` (mart) optional: step conversion of `funnel_name` (breakdown 'all') for
-    users who entered on the last `funnel_days` days whose conversion window is complete, as a bar chart and a
-    table; `anomaly_flags` (ml.anomaly_flags) optional: the latest flagged anomaly of the last
+    insights, best first (`max_insights` are shown, chosen by `headline_insights`; their recommendations give up
+    to `max_actions` actions); `funnel_conversions` (mart) optional: step conversion of `funnel_name` (breakdown
+    'all') for users who entered on the last `funnel_days` days whose conversion window is complete, as a bar chart
+    and a table; `anomaly_flags` (ml.anomaly_flags) optional: the latest flagged anomaly of the last
     `anomaly_lookback_days` days (product-wide series first, then the largest |severity|) as a chart with its
     expected band, and a table of the flags. Metrics in `key_metrics` without data are left out (a note says so).
     """
@@ -169,7 +172,7 @@ def build_daily_report(
         if anomaly is not None:
             charts.insert(0, anomaly[0])
             tables.insert(0, anomaly[1])
-    shown = tuple(insights[:max_insights])
+    shown = headline_insights(insights, max_insights, later_types=DAILY_LATER_TYPES)
     return Report(
         kind="daily",
         title=f"HitCraft Analytics Insights: {as_of:%B} {as_of.day}, {as_of.year}",
@@ -350,6 +353,24 @@ def anomaly_section(
         + (f"; {max_rows} shown." if len(hits) > max_rows else "."),
     )
     return chart, table
+
+
+def headline_insights(insights: Sequence[Insight], limit: int, later_types: Sequence[str] = ()) -> tuple[Insight, ...]:
+    """The `limit` insights a report leads with, in their ranked order: the best of each generator first, then
+    the next best of any generator, and insights of `later_types` only when slots are left. One analysis (e.g. a
+    funnel split by many segments) would otherwise fill the list with variations of one finding; the full ranking
+    stays in the insight library."""
+
+    def each_generator_first(indices: list[int]) -> list[int]:
+        firsts: dict[str, int] = {}
+        for i in indices:
+            firsts.setdefault(insights[i].generator, i)
+        return list(firsts.values()) + [i for i in indices if i not in firsts.values()]
+
+    later = [insights[i].insight_type in later_types for i in range(len(insights))]
+    picked = each_generator_first([i for i, x in enumerate(later) if not x])
+    picked += each_generator_first([i for i, x in enumerate(later) if x])
+    return tuple(insights[i] for i in sorted(picked[:limit]))
 
 
 def collect_recommendations(insights: Sequence[Insight], limit: int) -> tuple[Recommendation, ...]:

@@ -6,28 +6,8 @@ import math
 import re
 from xml.sax.saxutils import escape as xml_escape
 
-METRIC_LABELS = {
-    "new_users": "New users",
-    "dau": "Daily active users",
-    "wau": "Weekly active users",
-    "mau": "Monthly active users",
-    "stickiness": "Stickiness (DAU/MAU)",
-    "sessions": "Sessions",
-    "sessions_per_user": "Sessions per user",
-    "median_session_minutes": "Median session duration",
-    "mean_session_minutes": "Avg session duration",
-    "events_per_session": "Events per session",
-    "median_days_between_sessions": "Median days between sessions",
-    "productions_completed": "Productions completed",
-    "production_completion_rate": "Production completion rate",
-    "render_failure_rate": "Render failure rate",
-    "sketch_uploads": "Sketch uploads",
-    "likes_dislikes_ratio": "Likes/dislikes ratio",
-    "feedback_rate": "Feedback rate",
-    "return_user_rate": "Return user rate",
-    "stems_adoption_rate": "Stem separation adoption",
-    "lyrics_adoption_rate": "Lyrics adoption",
-}
+from hitcraft_assets.analytics.metric_names import metric_label as metric_label  # re-exported for the renderers
+
 MINUTE_METRICS = {"median_session_minutes", "mean_session_minutes"}
 DAY_METRICS = {"median_days_between_sessions"}
 COUNT_METRICS = {"new_users", "dau", "wau", "mau", "sessions", "productions_completed", "sketch_uploads"}
@@ -55,13 +35,6 @@ _MARKDOWN_INLINE = re.compile(r"([\\`*_\[\]<>|~&])")
 # Block markers that only count at the start of a line and before a space (headings, list items) or alone on
 # it (setext underlines, thematic breaks): `15.1 min` or `+2 %` stay as they are.
 _MARKDOWN_LINE_START = re.compile(r"^(\s*)(#(?=#{0,5}(\s|$))|[+-](?=\s|$)|[=-](?=[=-]*\s*$)|\d{1,9}(?=[.)](\s|$)))")
-
-
-def metric_label(metric: str | None) -> str:
-    """Human name of a metric ('dau' -> 'Daily active users'); unknown names are de-snake-cased."""
-    if not metric:
-        return ""
-    return METRIC_LABELS.get(metric, metric.replace("_", " ").capitalize())
 
 
 def is_proportion_metric(metric: str | None) -> bool:

@@ -16,6 +16,7 @@ from hitcraft_assets.reports.daily import (
     ReportChart,
     ReportTable,
     collect_recommendations,
+    headline_insights,
     key_metric_rows,
     untested_notes,
 )
@@ -64,7 +65,7 @@ def build_weekly_digest(
     metrics, missing = key_metric_rows(as_of, daily_metrics, period_changes, key_metrics, "wow", 28)
     notes = [f"No data for key metric(s): {', '.join(missing)}."] if missing else []
     notes += untested_notes(metrics, "wow")
-    shown = latest_per_key(insights, as_of - timedelta(days=6), as_of)[:max_insights]
+    shown = headline_insights(latest_per_key(insights, as_of - timedelta(days=6), as_of), max_insights)
     charts, tables = [], []
     if metric_trends is not None:
         trends = _rows_of(metric_trends, "as_of", as_of)
@@ -130,7 +131,7 @@ def build_monthly_review(
     metrics, missing = key_metric_rows(as_of, daily_metrics, period_changes, key_metrics, "mom", 56)
     notes = [f"No data for key metric(s): {', '.join(missing)}."] if missing else []
     notes += untested_notes(metrics, "mom")
-    shown = latest_per_key(insights, as_of - timedelta(days=27), as_of)[:max_insights]
+    shown = headline_insights(latest_per_key(insights, as_of - timedelta(days=27), as_of), max_insights)
     charts, tables = [], []
     if retention_cohorts is not None:
         retention = _retention_section(retention_cohorts, as_of, cohort_weeks, retention_weeks)

@@ -26,7 +26,13 @@ from hitcraft_assets.analytics.insights.generators import (
     retention_change_insights,
 )
 from hitcraft_assets.analytics.insights.model import Insight, Recommendation
-from hitcraft_assets.analytics.insights.ranking import RankedInsight, RejectedInsight, select_insights
+from hitcraft_assets.analytics.insights.ranking import (
+    RankedInsight,
+    RejectedInsight,
+    history_records,
+    is_history_record,
+    select_insights,
+)
 
 __all__ = [
     "Insight",
@@ -36,6 +42,7 @@ __all__ = [
     "Recommendation",
     "RejectedInsight",
     "generate_insights",
+    "is_history_record",
 ]
 
 
@@ -111,6 +118,10 @@ class InsightResult:
     def rejected_frame(self) -> pd.DataFrame:
         """One row per rejected candidate (RejectedInsight.to_record)."""
         return pd.DataFrame([r.to_record() for r in self.rejected])
+
+    def history_records(self) -> list[dict]:
+        """What the next days' ranking takes as `previous` (`ranking.history_records`)."""
+        return history_records(self.selected, self.rejected)
 
 
 def generate_insights(

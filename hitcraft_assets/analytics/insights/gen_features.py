@@ -145,6 +145,7 @@ def _adoption(feature_adoption: pd.DataFrame | None, feature: str, as_of: date) 
 
 
 def _insight(feature, r, adoption, cohort, weeks, retention_days, match_on, as_of) -> Insight:
+    name = feature.replace("_", " ")  # 'stem_separation' -> 'stem separation'
     better = r["diff"] > 0
     rel = r["rate_adopters"] / r["rate_matched"] - 1 if r["rate_matched"] > 0 else math.nan
     n = r["adopters"] + r["non_adopters"]
@@ -154,7 +155,7 @@ def _insight(feature, r, adoption, cohort, weeks, retention_days, match_on, as_o
     numbers = dict(r) | {"rel": rel, "n": n, "day_from": lo, "day_to": hi, "ci_level": 0.95}
     matched = ", ".join(c.replace("_", " ") for c in match_on)
     statement = (
-        f"New users who used {feature} on their signup day were active on days {lo}-{hi} after signup "
+        f"New users who used {name} on their signup day were active on days {lo}-{hi} after signup "
         f"{text.pct(r['rate_adopters'])} of the time vs {text.pct(r['rate_matched'])} for matched non-adopters "
         f"(same {matched}): {text.signed_pct(rel)} relative, {text.pp(r['diff'])} (95% CI {text.pp(r['ci_low'])} to "
         f"{text.pp(r['ci_high'])}). Cochran-Mantel-Haenszel odds ratio {text.num(r['odds_ratio'], 2)} (95% CI "
@@ -175,8 +176,8 @@ def _insight(feature, r, adoption, cohort, weeks, retention_days, match_on, as_o
             statement += f" ({text.pp(change)} vs the week before)"
         statement += "."
     rec_ab = ab_test(
-        action=f"A/B test prompting new users to try {feature} in their first session.",
-        hypothesis=f"New users nudged to {feature} on day 0 retain better at day {lo}-{hi}.",
+        action=f"A/B test prompting new users to try {name} in their first session.",
+        hypothesis=f"New users nudged to {name} on day 0 retain better at day {lo}-{hi}.",
         metric=f"day {lo}-{hi} retention",
         baseline=r["rate_matched"],
         weekly_traffic=weekly_new_non_adopters,
@@ -184,17 +185,17 @@ def _insight(feature, r, adoption, cohort, weeks, retention_days, match_on, as_o
     numbers |= ab_numbers(rec_ab)
     if better:
         recs = (
-            Recommendation(kind="campaign", action=f"Promote {feature} to user segments that have not discovered it."),
+            Recommendation(kind="campaign", action=f"Promote {name} to user segments that have not discovered it."),
             rec_ab,
         )
     else:
-        recs = (Recommendation(kind="investigate", action=f"Look into why early {feature} users retain worse."),)
+        recs = (Recommendation(kind="investigate", action=f"Look into why early {name} users retain worse."),)
     return build_insight(
         key=f"feature_retention:{feature}",
         insight_type="success" if better else "risk",
         generator="feature_retention_insights",
         as_of=as_of,
-        title=f"{feature} adopters: {text.signed_pct(rel)} day {lo}-{hi} retention vs matched non-adopters",
+        title=f"{name.capitalize()} adopters: {text.signed_pct(rel)} day {lo}-{hi} retention vs matched non-adopters",
         statement=statement,
         metric=f"day_{lo}_{hi}_retention",
         segment_type="feature",

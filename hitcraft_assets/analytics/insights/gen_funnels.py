@@ -263,7 +263,7 @@ def _segment(funnel, breakdown, value, cmp, mine, rows, last_entry: date, window
         insight_type="risk" if below else "opportunity",
         generator="funnel_insights",
         as_of=as_of,
-        title=f"{subject} converts {text.signed_pct(cmp.relative)} in the {funnel} funnel vs other {breakdown}s",
+        title=f"{value} users convert {text.signed_pct(cmp.relative)} in the {funnel} funnel vs other {breakdown}s",
         statement=statement,
         metric=f"{funnel}_funnel_conversion",
         segment_type=breakdown,

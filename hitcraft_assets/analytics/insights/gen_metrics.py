@@ -16,6 +16,7 @@ from hitcraft_assets.analytics.insights import text
 from hitcraft_assets.analytics.insights.base import build_insight, day_series, is_empty, label, require
 from hitcraft_assets.analytics.insights.model import Insight, Recommendation
 from hitcraft_assets.analytics.insights.stats import clamp_p
+from hitcraft_assets.analytics.metric_names import metric_label, metric_name
 
 # Metrics where a rise is bad news; every other metric is better when higher.
 LOWER_IS_BETTER = frozenset({"render_failure_rate", "median_days_between_sessions"})
@@ -122,7 +123,8 @@ def _anomaly(primary, others, also, cause, root_causes, as_of: date) -> Insight:
     n = float(primary["denominator"]) if pd.notna(primary.get("denominator")) else float("nan")
     unit = UNITS.get(metric, "cases") if kind in ("proportion", "ratio") else UNITS.get(metric, "units")
     impact = abs(effect) * n if kind == "proportion" and n == n else abs(effect)
-    subject = metric if is_total else f"{metric} for {label(primary['segment_type'], primary['segment_value'])}"
+    name = metric_name(metric)
+    subject = name if is_total else f"{name} for {label(primary['segment_type'], primary['segment_value'])}"
     word = "up" if effect > 0 else "down"
     numbers = {"value": primary["value"], "expected": primary["expected"], "z": z}
     sentence = (
@@ -159,7 +161,8 @@ def _anomaly(primary, others, also, cause, root_causes, as_of: date) -> Insight:
     for i, (_, seg) in enumerate(also.iterrows(), start=1):
         numbers |= {f"segment{i}_value": seg["value"], f"segment{i}_expected": seg["expected"]}
         sentence += (
-            f" In that segment {seg['metric']} was also off: {metric_value(seg['metric'], seg['value'])} vs "
+            f" In that segment {metric_name(seg['metric'])} was also off: "
+            f"{metric_value(seg['metric'], seg['value'])} vs "
             f"{metric_value(seg['metric'], seg['expected'])} expected."
         )
     p_value = clamp_p(float(2 * stats.norm.sf(abs(z))))
@@ -169,7 +172,7 @@ def _anomaly(primary, others, also, cause, root_causes, as_of: date) -> Insight:
     recs = [
         Recommendation(
             kind="investigate",
-            action=f"Investigate {metric}{where} on {as_of}: releases, provider status and error logs of that day.",
+            action=f"Investigate {name}{where} on {as_of}: releases, provider status and error logs of that day.",
         )
     ]
     if not is_good_change(metric, effect):
@@ -181,7 +184,8 @@ def _anomaly(primary, others, also, cause, root_causes, as_of: date) -> Insight:
         )
     segment = cause if cause else ((primary["segment_type"], primary["segment_value"]) if not is_total else None)
     key = f"anomaly:{metric}" if is_total else f"anomaly:{metric}:{primary['segment_type']}={primary['segment_value']}"
-    title = f"{metric} {word}: {metric_value(metric, primary['value'])} vs {metric_value(metric, primary['expected'])}"
+    value, expected = metric_value(metric, primary["value"]), metric_value(metric, primary["expected"])
+    title = f"{metric_label(metric)} {word}: {value} vs {expected}"
     return build_insight(
         key=key,
         insight_type="anomaly",
@@ -296,7 +300,7 @@ def _movement(metric: str, tests: dict, denominator: float | None, as_of: date, 
         numbers |= {"slope_per_week": slope * 7, "trend_p": trend["p_value"], "trend_days": window}
         slope_text = text.pp(slope * 7, 2) if proportion else text.signed(slope * 7, 2 if abs(slope) < 1 else 1)
         parts.append(
-            f"{metric} is {trend['trend']} over the last {window} days (Sen slope {slope_text} per week; "
+            f"{metric_label(metric)} is {trend['trend']} over the last {window} days (Sen slope {slope_text} per week; "
             f"{_test_name(trend['test'])}, {text.p_text(trend['p_value'])})."
         )
     for name in ("wow", "mom"):
@@ -339,14 +343,16 @@ def _movement(metric: str, tests: dict, denominator: float | None, as_of: date, 
     scale = denominator if (denominator and proportion) else 1.0
     direction = "rising" if weekly_change > 0 else "falling"
     title = (
-        f"{metric} {direction} over the last {window_days} days"
+        f"{metric_label(metric)} {direction} over the last {window_days} days"
         if lead == "trend"
-        else f"{metric} {text.signed_pct(row['rel_change'], 1)}: last {window_days} days vs the {window_days} before"
+        else f"{metric_label(metric)} {text.signed_pct(row['rel_change'], 1)}: last {window_days} days vs the "
+        f"{window_days} before"
     )
     recs = (
         Recommendation(
             kind="investigate",
-            action=f"Break {metric} down by segment to find where the {'gain' if good else 'decline'} comes from.",
+            action=f"Break {metric_name(metric)} down by segment to find where the "
+            f"{'gain' if good else 'decline'} comes from.",
         ),
     )
     return build_insight(

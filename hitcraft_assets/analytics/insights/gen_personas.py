@@ -14,6 +14,7 @@ from hitcraft_assets.analytics.insights.base import build_insight, day_series, i
 from hitcraft_assets.analytics.insights.gen_metrics import UNITS, metric_value
 from hitcraft_assets.analytics.insights.model import Insight, Recommendation
 from hitcraft_assets.analytics.insights.stats import compare_proportions, p_value_from_interval
+from hitcraft_assets.analytics.metric_names import metric_label, metric_name
 
 INACTIVE = "inactive"
 NEW = "new"
@@ -217,7 +218,7 @@ def _forecast(metric, target, direction, row, point: date, bound: date | None, l
     numbers = {"target": target, "forecast": row["forecast"], "lower": row["lower"], "upper": row["upper"],
                "level": level, "horizon_days": (point - as_of).days}  # fmt: skip
     statement = (
-        f"{metric} is forecast to go {direction} {metric_value(metric, target)} on {point}, "
+        f"{metric_label(metric)} is forecast to go {direction} {metric_value(metric, target)} on {point}, "
         f"{(point - as_of).days} days after {as_of}."
     )
     if bound is not None:
@@ -237,7 +238,7 @@ def _forecast(metric, target, direction, row, point: date, bound: date | None, l
         insight_type="trend",
         generator="forecast_target_insights",
         as_of=as_of,
-        title=f"{metric} forecast to go {direction} {metric_value(metric, target)} by {point}",
+        title=f"{metric_label(metric)} forecast to go {direction} {metric_value(metric, target)} by {point}",
         statement=statement,
         metric=metric,
         segment_type=None,
@@ -259,6 +260,8 @@ def _forecast(metric, target, direction, row, point: date, bound: date | None, l
         numbers=numbers,
         evidence_p=evidence_p,
         recommendations=(
-            Recommendation(kind="investigate", action=f"Plan for {metric} {direction} {metric_value(metric, target)}."),
+            Recommendation(
+                kind="investigate", action=f"Plan for {metric_name(metric)} {direction} {metric_value(metric, target)}."
+            ),
         ),
     )

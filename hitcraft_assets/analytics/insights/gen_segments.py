@@ -231,7 +231,10 @@ def early_dropoff_insights(
     'early_dropoff:<segment_type>=<value>' or 'early_dropoff:all', type 'risk'; only segments where the
     no-production group drops more are reported). Inputs and how users are classified: `early_session_outcomes`.
     Test: two-proportion z-test (no-production vs production users of the segment); groups with fewer than
-    `min_users` users are skipped. Impact: excess drop rate x no-production users of the segment per week.
+    `min_users` users are skipped. When one segment explains the overall gap (the overall and the segment's gaps are
+    significant at 5 %, everyone outside the segment shows none), the overall candidate is left out and the
+    segment's statement quotes the others' gap. Impact: excess drop rate x no-production users of the segment per
+    week.
     """
     if is_empty(activity) or is_empty(users):
         return []
@@ -244,22 +247,46 @@ def early_dropoff_insights(
     for segment_type in segment_types:
         if segment_type in outcomes:
             groups += [(segment_type, str(v), rows) for v, rows in outcomes.groupby(segment_type)]
-    insights = []
+    tested = {}
     for segment_type, value, rows in groups:
-        without, with_ = rows[~rows["produced"]], rows[rows["produced"]]
-        if len(without) < min_users or len(with_) < min_users:
-            continue
-        cmp = compare_proportions(without["dropped"].sum(), len(without), with_["dropped"].sum(), len(with_))
-        if cmp.difference <= 0:
-            continue
+        cmp = _produced_vs_not(rows, min_users)
+        if cmp is not None and cmp.difference > 0:
+            tested[(segment_type, value)] = (cmp, len(rows))
+    rest = _explaining_segment(outcomes, tested, min_users)
+    if rest is not None:
+        del tested[("all", "all")]  # the segment explains the overall gap: report it there, not twice
+    insights = []
+    for (segment_type, value), (cmp, n_segment) in tested.items():
+        explains = rest[1] if rest is not None and rest[0] == (segment_type, value) else None
         insights.append(
-            _early(segment_type, value, cmp, len(rows), weeks, signups, after_session, followup_days, as_of)
+            _early(segment_type, value, cmp, n_segment, weeks, signups, after_session, followup_days, as_of, explains)
         )
     return insights
 
 
-def _early(segment_type, value, cmp, n_segment, weeks, signups, k, followup_days, as_of) -> Insight:
-    who = "new users" if segment_type == "all" else f"new {label(segment_type, value)} users"
+def _produced_vs_not(rows: pd.DataFrame, min_users: int):
+    without, with_ = rows[~rows["produced"]], rows[rows["produced"]]
+    if len(without) < min_users or len(with_) < min_users:
+        return None
+    return compare_proportions(without["dropped"].sum(), len(without), with_["dropped"].sum(), len(with_))
+
+
+def _explaining_segment(outcomes: pd.DataFrame, tested: dict, min_users: int, alpha: float = 0.05):
+    """((segment_type, value), comparison among everyone else) when the overall gap is significant, the most
+    significant segment's gap is too, and the users outside that segment show no significant gap; else None."""
+    overall = tested.get(("all", "all"))
+    segments = {k: v for k, v in tested.items() if k[0] != "all" and v[0].p_value < alpha}
+    if overall is None or overall[0].p_value >= alpha or not segments:
+        return None
+    segment_type, value = min(segments, key=lambda k: segments[k][0].p_value)
+    others = _produced_vs_not(outcomes[outcomes[segment_type].astype(str) != value], min_users)
+    if others is None or (others.p_value < alpha and others.difference > 0):
+        return None
+    return (segment_type, value), others
+
+
+def _early(segment_type, value, cmp, n_segment, weeks, signups, k, followup_days, as_of, others=None) -> Insight:
+    who = "new users" if segment_type == "all" else f"new {value} users"  # 'new songwriter users', 'new ios users'
     first, last = signups.min().date(), signups.max().date()
     no_prod_share = cmp.n1 / n_segment
     numbers = {"rate": cmp.rate1, "rate_produced": cmp.rate2, "rel": cmp.relative, "diff": cmp.difference,
@@ -274,6 +301,13 @@ def _early(segment_type, value, cmp, n_segment, weeks, signups, k, followup_days
         f"Users whose session {k} was the last session of its day, at least {followup_days} days before {as_of}; "
         f"{text.pct(no_prod_share)} of them had no production by session {k}; signups {first}..{last}."
     )
+    if others is not None:
+        numbers |= {"others_rate": others.rate1, "others_rate_produced": others.rate2,
+                    "others_diff": others.difference, "others_p_value": others.p_value}  # fmt: skip
+        statement += (
+            f" Among all other new users the gap is {text.pp(others.difference)} ({text.pct(others.rate1)} vs "
+            f"{text.pct(others.rate2)}, {text.p_text(others.p_value)}): the segment explains the overall drop-off."
+        )
     rec = ab_test(
         action=f"A/B test a guided quick-win production in the first session for {who}.",
         hypothesis=f"A guided first production lowers the share of {who} who do not return after session {k}.",

@@ -18,6 +18,7 @@ NOVELTY_DECAY = 0.15  # novelty lost per earlier consecutive day with a similar 
 NOVELTY_FLOOR = 0.4  # a long-running finding still ranks, below fresh ones of the same weight
 SIMILAR_EFFECT = 0.25  # effects within 25 % of yesterday's (same sign) count as "the same news"
 LOOKBACK_DAYS = 7  # a key last reported longer ago than this is news again
+_RANKED_OUT_REASONS = ("ranked below the top", "already ")  # passed the tests, left out by top_n / the cap
 
 
 @dataclass(frozen=True)
@@ -50,15 +51,24 @@ class RankedInsight:
 
 @dataclass(frozen=True)
 class RejectedInsight:
-    """A candidate that did not make the day's list, with the reason (for the insight library)."""
+    """A candidate that did not make the day's list, with the reason (for the insight library). A candidate that
+    passed the tests and was only left out by `top_n` or the per-generator cap is `ranked_out` and carries its
+    novelty and run like a selected one: it still counts as known news the next day."""
 
     insight: Insight
     reason: str
     q_value: float | None = None
+    ranked_out: bool = False
+    score: float | None = None
+    novelty: float | None = None
+    first_seen: date | None = None
+    days_running: int | None = None
 
     def to_record(self) -> dict:
-        """Insight.to_record() plus reason and q_value."""
-        return self.insight.to_record() | {"reason": self.reason, "q_value": self.q_value}
+        """Insight.to_record() plus reason and q_value (and score, novelty, first_seen, days_running if ranked out)."""
+        extra = {"score": self.score, "novelty": self.novelty, "first_seen": self.first_seen,
+                 "days_running": self.days_running} if self.ranked_out else {}  # fmt: skip
+        return self.insight.to_record() | {"reason": self.reason, "q_value": self.q_value} | extra
 
 
 @dataclass(frozen=True)
@@ -69,6 +79,17 @@ class Selection:
     selected: list[RankedInsight]
     rejected: list[RejectedInsight]
     tests: int
+
+
+def history_records(selected: Iterable[RankedInsight], rejected: Iterable[RejectedInsight]) -> list[dict]:
+    """The records the next days' ranking needs (`previous`): the selected and the ranked-out candidates."""
+    return [r.to_record() for r in selected] + [r.to_record() for r in rejected if r.ranked_out]
+
+
+def is_history_record(record: Mapping) -> bool:
+    """True for a stored library row that belongs in `previous`: selected, or ranked out (see RejectedInsight)."""
+    reason = str(record.get("reason") or "")
+    return record.get("status") == "selected" or reason.startswith(_RANKED_OUT_REASONS)
 
 
 def select_insights(
@@ -83,10 +104,11 @@ def select_insights(
 ) -> Selection:
     """Test, rank and merge the day's candidate insights.
 
-    candidates: the generators' Insights of one day (all with the same as_of). previous: stored records of earlier
-    days (dicts with at least key, as_of, effect, and first_seen / days_running when they came from
-    RankedInsight.to_record): yesterday's are enough for merging; records of the last 7 days also count for
-    novelty after a gap.
+    candidates: the generators' Insights of one day (all with the same as_of). previous: records of earlier days
+    (`history_records`, or library rows passing `is_history_record`: dicts with at least key, as_of,
+    effect, and first_seen / days_running): yesterday's are enough for merging; records of the last 7 days also
+    count for novelty after a gap. A finding that passed the tests but was not selected still ages: otherwise the
+    per-generator cap would rotate a generator's findings and each would come back as news.
 
     1. One candidate per key: duplicates keep the smallest p-value (reason 'duplicate key').
     2. Benjamini-Hochberg at FDR `alpha` across ALL candidates that have a p-value (one family per day, whatever
@@ -98,8 +120,9 @@ def select_insights(
        the run restarts.
     4. score = log10(1 + impact) x confidence x novelty (log: impacts come in different units and span orders of
        magnitude; a big count should not drown every user-level finding). Ties keep the smaller p-value first.
-    5. The best `top_n` are selected, with at most `max_per_generator` per generator (None = no cap) so one
-       generator's many segments do not fill the report; the others are rejected with the reason.
+    5. `top_n` are selected: first the best candidate of each generator, then the next best of any, with at most
+       `max_per_generator` per generator (None = no cap), so one generator's many segments do not crowd out the
+       other analyses; ranks follow that order. The others are rejected with the reason.
     """
     survivors, rejected = _dedupe(candidates)
     p_values = [c.p_value if c.p_value is not None and math.isfinite(c.p_value) else None for c in survivors]
@@ -127,14 +150,22 @@ def select_insights(
         score = math.log10(1 + max(candidate.impact, 0.0)) * candidate.confidence * novelty
         scored.append((score, candidate, q, novelty, first_seen, days_running))
     scored.sort(key=lambda s: (-s[0], s[1].p_value if s[1].p_value is not None else 1.0, s[1].key))
+    leaders, followers, seen = [], [], set()
+    for entry in scored:
+        (followers if entry[1].generator in seen else leaders).append(entry)
+        seen.add(entry[1].generator)
+    scored = leaders + followers
     selected: list[RankedInsight] = []
     per_generator: dict[str, int] = {}
     for score, candidate, q, novelty, first_seen, days_running in scored:
+        reason = None
         if len(selected) >= top_n:
-            rejected.append(RejectedInsight(candidate, f"ranked below the top {top_n}", q))
-            continue
-        if max_per_generator is not None and per_generator.get(candidate.generator, 0) >= max_per_generator:
-            rejected.append(RejectedInsight(candidate, f"already {max_per_generator} from {candidate.generator}", q))
+            reason = f"{_RANKED_OUT_REASONS[0]} {top_n}"
+        elif max_per_generator is not None and per_generator.get(candidate.generator, 0) >= max_per_generator:
+            reason = f"{_RANKED_OUT_REASONS[1]}{max_per_generator} from {candidate.generator}"
+        if reason is not None:
+            rejected.append(RejectedInsight(candidate, reason, q, True, round(score, 4), round(novelty, 3),
+                                            first_seen, days_running))  # fmt: skip
             continue
         per_generator[candidate.generator] = per_generator.get(candidate.generator, 0) + 1
         selected.append(

@@ -92,10 +92,10 @@ def insights(context: dg.AssetExecutionContext, warehouse: WarehouseResource, co
             for r in result.selected
             if (missing := ungrounded_numbers(r.insight.title + " " + r.insight.statement, r.insight.numbers))
         ]
-        # ranking looks back 7 days: carry this day's selection into the next day's history
+        # ranking looks back 7 days: carry this day's findings into the next day's history
         horizon = day - timedelta(days=7)
         previous = [p for p in previous if pd.Timestamp(p["as_of"]).date() > horizon]
-        previous += [r.to_record() for r in result.selected]
+        previous += result.history_records()
         if number % 10 == 0 or number == len(days):
             context.log.info(f"insights: {number}/{len(days)} days, {candidates} candidates, "
                              f"{time.monotonic() - started:.1f}s")  # fmt: skip

@@ -84,7 +84,7 @@ def test_anomaly_insight_carries_its_root_cause_and_only_on_its_day():
     incident = insights[0]
     assert (incident.segment_type, incident.segment_value) == ("platform", "ios")
     assert "platform = ios explains 100%" in incident.statement
-    assert "productions_completed" in incident.statement  # the root-cause segment's other flag is folded in
+    assert "productions completed was also off" in incident.statement  # the segment's other flag is folded in
     assert incident.impact == pytest.approx((0.28 - 0.125) * 2000)
     assert incident.p_value < 1e-50
     assert_grounded(insights)
@@ -197,26 +197,43 @@ def test_early_session_outcomes_show_no_gap_without_an_effect_when_session_3_sha
     assert len(out) == pytest.approx(6000 * 0.65, rel=0.05)
 
 
-def test_early_dropoff_risk_is_reported_for_the_planted_segment_only():
-    rng = np.random.default_rng(5)
+def dropoff_sample(dropping_roles, seed=5):
+    """2,400 new users (songwriters and producers) who reached session 2; those of `dropping_roles` without a
+    production drop 60 % of the time, everyone else 30 %."""
+    rng = np.random.default_rng(seed)
     d0 = date(2026, 1, 1)
     users, rows = [], []
     for i in range(2400):
         role = ["songwriter", "producer"][i % 2]
         signup = d0 + timedelta(days=int(rng.integers(0, 50)))
         produced = rng.random() < 0.5
-        drop = rng.random() < (0.6 if (role == "songwriter" and not produced) else 0.3)
+        drop = rng.random() < (0.6 if (role in dropping_roles and not produced) else 0.3)
         users.append({"user_key": f"u{i}", "signup_date": signup, "role": role})
         rows.append((signup, f"u{i}", 2, int(produced)))
         if not drop:
             rows.append((signup + timedelta(days=3), f"u{i}", 1, 0))
-    insights = early_dropoff_insights(activity_frame(rows), pd.DataFrame(users), AS_OF, segment_types=("role",))
+    return activity_frame(rows), pd.DataFrame(users)
+
+
+def test_early_dropoff_risk_is_reported_for_the_planted_segment_only():
+    insights = early_dropoff_insights(*dropoff_sample({"songwriter"}), AS_OF, segment_types=("role",))
     selected = {s.insight.key for s in select_insights(insights).selected}
     assert "early_dropoff:role=songwriter" in selected
     assert "early_dropoff:role=producer" not in selected
     songwriter = next(i for i in insights if i.key == "early_dropoff:role=songwriter")
     assert songwriter.effect == pytest.approx(0.3, abs=0.07)
+    # the songwriters explain the overall gap: it is reported once, on the segment, with the others' gap
+    assert "early_dropoff:all" not in {i.key for i in insights}
+    assert "the segment explains the overall drop-off" in songwriter.statement
+    assert abs(songwriter.numbers["others_diff"]) < 0.07 and songwriter.numbers["others_p_value"] >= 0.05
     assert_grounded(insights)
+
+
+def test_early_dropoff_overall_gap_stays_when_no_segment_explains_it():
+    insights = early_dropoff_insights(*dropoff_sample({"songwriter", "producer"}), AS_OF, segment_types=("role",))
+    keys = {i.key for i in insights}
+    assert {"early_dropoff:all", "early_dropoff:role=songwriter", "early_dropoff:role=producer"} <= keys
+    assert not any("explains the overall" in i.statement for i in insights)
 
 
 def cohort(n, seed, adopt, retain, channel=lambda rng, i: "organic"):

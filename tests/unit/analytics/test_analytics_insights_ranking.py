@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from hitcraft_assets.analytics.insights.model import Insight
-from hitcraft_assets.analytics.insights.ranking import select_insights
+from hitcraft_assets.analytics.insights.ranking import history_records, is_history_record, select_insights
 
 DAY = date(2026, 11, 20)
 
@@ -60,8 +60,8 @@ def test_top_n_and_per_generator_cap():
     many = [insight(f"f:{i}", impact=100 - i, generator="funnel") for i in range(5)] + [
         insight("p", impact=10, generator="prompt")
     ]
-    result = select_insights(many, top_n=4, max_per_generator=3)
-    assert [s.insight.key for s in result.selected] == ["f:0", "f:1", "f:2", "p"]
+    result = select_insights(many, top_n=5, max_per_generator=3)
+    assert [s.insight.key for s in result.selected] == ["f:0", "p", "f:1", "f:2"]  # each generator's best first
     reasons = {r.insight.key: r.reason for r in result.rejected}
     assert reasons["f:3"] == "already 3 from funnel"
     assert select_insights(many, top_n=2, max_per_generator=None).rejected[-1].reason == "ranked below the top 2"
@@ -83,6 +83,25 @@ def test_same_key_on_consecutive_days_is_merged_and_loses_novelty():
                                                    previous=previous).selected] == ["prompt:x"]  # fmt: skip
     # the fresh finding now outranks the long-running one of the same weight
     assert list(runs[-1]) == ["new:3", "prompt:x"]
+
+
+def test_findings_left_out_by_the_cap_still_age():
+    # four lasting findings of one generator, one slot a day: each day's left-out ones are not news the next day
+    previous, novelties = [], []
+    for k in range(4):
+        day = DAY + timedelta(days=k)
+        result = select_insights([insight(f"f:{i}", day=day, generator="funnel") for i in range(4)],
+                                 previous=previous, max_per_generator=1)  # fmt: skip
+        novelties.append({s.insight.key: s.novelty for s in result.selected} |
+                         {r.insight.key: r.novelty for r in result.rejected})  # fmt: skip
+        previous = [p for p in previous if p["as_of"] > day - timedelta(days=7)] + history_records(
+            result.selected, result.rejected
+        )
+    assert set(novelties[0].values()) == {1.0}
+    assert novelties[-1] == pytest.approx(dict.fromkeys(novelties[-1], 0.85**3), abs=1e-3)
+    stored = [r.to_record() | {"status": "rejected"} for r in result.rejected]
+    assert all(is_history_record(r) for r in stored) and stored[0]["days_running"] == 4
+    assert not is_history_record({"status": "rejected", "reason": "not significant after Benjamini-Hochberg"})
 
 
 def test_a_changed_effect_is_news_again_but_stays_one_running_record():

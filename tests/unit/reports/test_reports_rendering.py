@@ -10,7 +10,7 @@ from html.parser import HTMLParser
 import pandas as pd
 import pytest
 
-from hitcraft_assets.reports.daily import build_daily_report
+from hitcraft_assets.reports.daily import build_daily_report, headline_insights
 from hitcraft_assets.reports.formatting import (
     escape_markdown,
     escape_pdf_markup,
@@ -240,6 +240,20 @@ def test_daily_report_without_optional_inputs(report_frames):
     assert "| Daily active users |" in markdown and "| n/a |" in markdown
     assert "No insight passed the tests for this period." in markdown
     assert render_pdf(report).startswith(b"%PDF-")
+
+
+def test_headline_insights_lead_with_the_best_of_each_generator(insight_factory):
+    generators = ["funnel", "funnel", "prompt", "funnel", "channel", "trend", "segment"]
+    ranked = [insight_factory(key=f"{generator}:{i}", generator=generator) for i, generator in enumerate(generators)]
+    keys = [i.key for i in headline_insights(ranked, 5)]
+    assert keys == ["funnel:0", "prompt:2", "channel:4", "trend:5", "segment:6"]  # ranked order kept
+    assert [i.key for i in headline_insights(ranked, 6)] == ["funnel:0", "funnel:1", "prompt:2", "channel:4",
+                                                            "trend:5", "segment:6"]  # fmt: skip
+    assert [i.key for i in headline_insights(ranked[:2], 5)] == ["funnel:0", "funnel:1"]
+    ranked[2] = insight_factory(key="trend:2", generator="trend", insight_type="trend")
+    later = [i.key for i in headline_insights(ranked, 5, later_types=("trend",))]
+    assert later == ["funnel:0", "funnel:1", "channel:4", "trend:5", "segment:6"]  # trends only in a spare slot
+    assert headline_insights([], 5) == ()
 
 
 @pytest.mark.parametrize(
