@@ -91,6 +91,15 @@ def lookback_days() -> int:
     return days
 
 
+def ingest_cron() -> str:
+    """`HITCRAFT_INGEST_CRON`: when the daily ingest runs (cron, reporting time zone; default 04:00). The day's
+    insights wait for every input to be updated after that tick."""
+    cron = _env("HITCRAFT_INGEST_CRON", "0 4 * * *")
+    if len(cron.split()) != 5:
+        raise ConfigError(f"HITCRAFT_INGEST_CRON={cron!r} is not a 5-field cron expression (e.g. '0 4 * * *')")
+    return cron
+
+
 @dataclass(frozen=True)
 class MixpanelSettings:
     """Mixpanel source settings; `is_sample` when no credentials are configured."""

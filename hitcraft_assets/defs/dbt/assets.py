@@ -32,7 +32,12 @@ class HitcraftDbtTranslator(DagsterDbtTranslator):
 
     def get_automation_condition(self, dbt_resource_props: Mapping[str, Any]) -> dg.AutomationCondition | None:
         # a new raw partition (daily schedule) flows through the models without a person
-        return dg.AutomationCondition.eager()
+        eager = dg.AutomationCondition.eager()
+        if "daily" in dbt_resource_props.get("tags", []):
+            return eager
+        # A whole-table model depends on every daily partition since PARTITIONS_START, and days before the first
+        # load stay missing for good: eager's missing-dependency guard would never let it run again.
+        return eager.without(~dg.AutomationCondition.any_deps_missing()).with_label("eager (whole table)")
 
 
 translator = HitcraftDbtTranslator(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True))

@@ -1,4 +1,4 @@
-"""The daily ingest job: yesterday plus a lookback window for late-arriving events, at 04:00."""
+"""The daily ingest job: yesterday plus a lookback window for late-arriving events, at 04:00 (HITCRAFT_INGEST_CRON)."""
 
 from datetime import timedelta
 from zoneinfo import ZoneInfo
@@ -29,11 +29,11 @@ def daily_range(scheduled_day, lookback: int) -> tuple[str, str]:
 
 @dg.schedule(
     job=daily_ingest_job,
-    cron_schedule="0 4 * * *",
+    cron_schedule=settings.ingest_cron(),
     execution_timezone=settings.reporting_timezone(),
     default_status=dg.DefaultScheduleStatus.RUNNING,
-    description="04:00 in the reporting time zone: load yesterday and re-load the lookback window "
-    "(HITCRAFT_LOOKBACK_DAYS, default 5) in one run.",
+    description="HITCRAFT_INGEST_CRON (default 04:00) in the reporting time zone: load yesterday and re-load the "
+    "lookback window (HITCRAFT_LOOKBACK_DAYS, default 5) in one run.",
 )
 def daily_ingest_schedule(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
     tz = ZoneInfo(settings.reporting_timezone())

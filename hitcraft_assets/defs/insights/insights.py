@@ -4,6 +4,7 @@ from datetime import timedelta
 
 import dagster as dg
 
+from hitcraft_assets import settings
 from hitcraft_assets.defs.ingest.resources import WarehouseResource
 from hitcraft_assets.defs.ml import common
 
@@ -40,6 +41,12 @@ class InsightSelection(dg.Config):
     forecast_targets: list[ForecastTarget] = []  # targets a forecast crossing is reported against
 
 
+# Once a day, when every input has been updated since the ingest tick. Eager would start on the first updated input
+# (the daily marts come one automation tick before the whole-table marts and the ML assets) and run again for the
+# rest: two reports, the first from stale metrics.
+ONCE_INPUTS_UPDATED = dg.AutomationCondition.on_cron(settings.ingest_cron(), settings.reporting_timezone())
+
+
 @dg.asset(
     key=INSIGHTS_KEY,
     deps=[*ML_INPUTS, *MART_INPUTS],
@@ -48,7 +55,7 @@ class InsightSelection(dg.Config):
         dg.AssetCheckSpec("insight_numbers_grounded", asset=INSIGHTS_KEY),
         dg.AssetCheckSpec("insight_generators_ran", asset=INSIGHTS_KEY),
     ],
-    **(common.daily_asset_kwargs() | {"group_name": INSIGHTS_GROUP}),
+    **(common.daily_asset_kwargs() | {"group_name": INSIGHTS_GROUP, "automation_condition": ONCE_INPUTS_UPDATED}),
 )
 def insights(context: dg.AssetExecutionContext, warehouse: WarehouseResource, config: InsightSelection):
     """Candidate insights of every day of the partition window from the marts and ML outputs (metric movements,
