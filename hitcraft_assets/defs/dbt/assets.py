@@ -2,12 +2,13 @@
 
 import os
 from collections.abc import Mapping
+from datetime import timedelta
 from typing import Any
 
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, dbt_assets
 
-from hitcraft_assets import warehouse
+from hitcraft_assets import settings, warehouse
 from hitcraft_assets.defs.dbt.partition_vars import vars_arg
 from hitcraft_assets.defs.dbt.project import dbt_project
 from hitcraft_assets.defs.ingest.resources import WarehouseResource
@@ -34,7 +35,9 @@ class HitcraftDbtTranslator(DagsterDbtTranslator):
         # a new raw partition (daily schedule) flows through the models without a person
         eager = dg.AutomationCondition.eager()
         if "daily" in dbt_resource_props.get("tags", []):
-            return eager
+            # the daily ingest also re-loads the lookback days for late events: remodel those days too
+            window = dg.AutomationCondition.in_latest_time_window(timedelta(days=settings.lookback_days() + 1))
+            return eager.replace(dg.AutomationCondition.in_latest_time_window(), window)
         # A whole-table model depends on every daily partition since PARTITIONS_START, and days before the first
         # load stay missing for good: eager's missing-dependency guard would never let it run again.
         return eager.without(~dg.AutomationCondition.any_deps_missing()).with_label("eager (whole table)")

@@ -2,8 +2,8 @@
 
 Dagster's own evaluator (`evaluate_automation_conditions`, what the `hitcraft_automation` sensor runs) on an
 instance holding a warehouse loaded for a few recent days only (every earlier daily partition is missing, as after
-`make demo`). The ingest run for the newest day is reported at 04:01; each tick's requests are then reported as
-materialized, tick after tick, until nothing more is requested.
+`make demo`). The ingest run (the newest day and the lookback days before it) is reported at 04:01; each tick's
+requests are then reported as materialized, tick after tick, until nothing more is requested.
 """
 
 from datetime import UTC, datetime, timedelta
@@ -44,8 +44,9 @@ def test_a_new_raw_day_flows_to_the_daily_report_once(reloaded):
             else:  # weekly / monthly: the latest complete one
                 _materialize(instance, key, partitions.get_last_partition_key())
     cursor = dg.evaluate_automation_conditions(defs, instance, evaluation_time=INGEST - timedelta(hours=1)).cursor
-    with freeze_time(INGEST):
-        _materialize(instance, _key("mixpanel/raw_events"), NEWEST)
+    with freeze_time(INGEST):  # the schedule's run: yesterday and the lookback days (late events)
+        for day in [*LOADED_BEFORE, NEWEST]:
+            _materialize(instance, _key("mixpanel/raw_events"), day)
 
     requested: dict[str, list[tuple[int, str | None]]] = {}
     for tick in range(1, 12):
@@ -66,6 +67,8 @@ def test_a_new_raw_day_flows_to_the_daily_report_once(reloaded):
              "ml/churn_scores", "insights/insights", "insights/daily_report"]  # fmt: skip
     for name in chain:
         assert NEWEST in {p for _, p in requested.get(name, [])}, (name, requested)
+    # late events re-loaded for the lookback days are modeled too, in the same tick as the new day
+    assert sorted(requested["staging/stg_events"]) == [(1, day) for day in [*LOADED_BEFORE, NEWEST]], requested
     # whole-table models depend on every day since PARTITIONS_START; the missing early days must not block them
     assert requested["marts/daily_metrics"] and requested["marts/dim_users"], requested
     # the insights wait until every input is updated, so the day gets one insights run and one report
