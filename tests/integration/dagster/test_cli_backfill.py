@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -58,6 +59,7 @@ def test_cli_backfill_is_one_run_through_the_instance(monkeypatch):
         assert days == 3 and rows > 1000
     finally:
         warehouse.stop_embedded()
+        shutil.rmtree(home, ignore_errors=True)  # its database and Dagster home: ~280 MB per run
 
 
 def test_cli_rejects_bad_ranges_with_one_line():
@@ -114,6 +116,7 @@ def test_dev_stops_ui_daemon_and_database_on_interrupt(signum):
     finally:
         if proc.poll() is None:
             proc.kill()
+        shutil.rmtree(home, ignore_errors=True)
 
 
 def test_simulate_writes_export_files_and_db_url_names_the_warehouse(tmp_path):
