@@ -14,7 +14,7 @@ import pandas as pd
 from psycopg2.extensions import make_dsn, parse_dsn
 
 from hitcraft_assets import insight_library, warehouse
-from hitcraft_assets.analytics.insights.model import Insight, Recommendation
+from hitcraft_assets.analytics.insights.model import Insight
 
 FIRST_DAY = date(2026, 11, 1)
 LAST_DAY = date(2026, 11, 10)
@@ -99,22 +99,7 @@ def prompt_insight() -> Insight:
 
 
 def incident_insight() -> Insight:
-    return make_insight(
-        key="anomaly:render_failure_rate:platform=ios",
-        insight_type="anomaly",
-        generator="anomalies",
-        title="Render failures spiked for iOS users",
-        statement="On 2026-11-09 61.6% of 703 iOS renders failed against 12.2% expected.",
-        metric="render_failure_rate",
-        segment_type="platform",
-        segment_value="ios",
-        window_start=INCIDENT,
-        sample_size=703,
-        test="robust z-score vs seasonal baseline",
-        p_value=None,
-        numbers={"ios_failure_rate": 0.616, "expected_rate": 0.122, "renders": 703.0},
-        recommendations=(Recommendation("investigate", "Check the iOS render service logs for 2026-11-09."),),
-    )
+    return insight_factory.incident_insight(as_of=INCIDENT)
 
 
 def trend_insight() -> Insight:

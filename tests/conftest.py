@@ -42,6 +42,26 @@ def hitcraft_home() -> Path:
     shutil.rmtree(home, ignore_errors=True)  # a worker's database is gigabytes after the sample backfills
 
 
+@pytest.fixture
+def smtp():
+    """A local SMTP server (aiosmtpd) that keeps what arrives."""
+    from alert_servers import SmtpInbox
+
+    inbox = SmtpInbox().start()
+    yield inbox
+    inbox.stop()
+
+
+@pytest.fixture
+def webhook():
+    """A local HTTP server standing in for a Slack incoming webhook."""
+    from alert_servers import WebhookServer
+
+    server = WebhookServer().start()
+    yield server
+    server.stop()
+
+
 @pytest.fixture(scope="session")
 def warehouse_url(hitcraft_home: Path) -> str:
     from hitcraft_assets import warehouse

@@ -7,6 +7,7 @@ from datetime import date, timedelta
 from hitcraft_assets.analytics.insights.model import Insight, Recommendation
 
 AS_OF = date(2026, 11, 20)
+INCIDENT = date(2026, 11, 9)
 
 
 def make_insight(**overrides) -> Insight:
@@ -52,3 +53,32 @@ def make_insight(**overrides) -> Insight:
     )
     fields.update(overrides)
     return Insight(**fields)
+
+
+def incident_insight(**overrides) -> Insight:
+    """The iOS render-failure anomaly of 2026-11-09 with its root cause; override any field."""
+    fields = dict(
+        key="anomaly:render_failure_rate:platform=ios",
+        insight_type="anomaly",
+        generator="anomalies",
+        title="Render failures spiked for iOS users",
+        statement="On 2026-11-09 61.6% of 703 iOS renders failed against 12.2% expected.",
+        metric="render_failure_rate",
+        segment_type="platform",
+        segment_value="ios",
+        window_start=INCIDENT,
+        window_end=INCIDENT,
+        sample_size=703,
+        test="robust z-score vs seasonal baseline",
+        p_value=None,
+        effect=0.494,
+        effect_relative=None,
+        ci_low=None,
+        ci_high=None,
+        impact=433.0,
+        impact_unit="renders",
+        confidence=0.99,
+        numbers={"ios_failure_rate": 0.616, "expected_rate": 0.122, "renders": 703.0},
+        recommendations=(Recommendation("investigate", "Check the iOS render service logs for 2026-11-09."),),
+    )
+    return make_insight(**(fields | overrides))

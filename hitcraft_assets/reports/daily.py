@@ -15,6 +15,7 @@ import pandas as pd
 
 from hitcraft_assets.analytics.charts import bar_chart_png, metric_chart_png, sparkline_png
 from hitcraft_assets.analytics.insights.model import Insight, Recommendation
+from hitcraft_assets.analytics.insights.ranking import each_generator_first
 from hitcraft_assets.reports.formatting import (
     format_metric_value,
     format_number,
@@ -361,15 +362,12 @@ def headline_insights(insights: Sequence[Insight], limit: int, later_types: Sequ
     funnel split by many segments) would otherwise fill the list with variations of one finding; the full ranking
     stays in the insight library."""
 
-    def each_generator_first(indices: list[int]) -> list[int]:
-        firsts: dict[str, int] = {}
-        for i in indices:
-            firsts.setdefault(insights[i].generator, i)
-        return list(firsts.values()) + [i for i in indices if i not in firsts.values()]
+    def generator(i: int) -> str:
+        return insights[i].generator
 
-    later = [insights[i].insight_type in later_types for i in range(len(insights))]
-    picked = each_generator_first([i for i, x in enumerate(later) if not x])
-    picked += each_generator_first([i for i, x in enumerate(later) if x])
+    later = [insight.insight_type in later_types for insight in insights]
+    picked = each_generator_first([i for i, x in enumerate(later) if not x], generator)
+    picked += each_generator_first([i for i, x in enumerate(later) if x], generator)
     return tuple(insights[i] for i in sorted(picked[:limit]))
 
 

@@ -5,9 +5,10 @@ consecutive days = one running insight, not a repeat)."""
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
+from typing import TypeVar
 
 import pandas as pd
 
@@ -17,6 +18,7 @@ from hitcraft_assets.analytics.insights.stats import benjamini_hochberg
 NOVELTY_DECAY = 0.15  # novelty lost per earlier consecutive day with a similar effect
 NOVELTY_FLOOR = 0.4  # a long-running finding still ranks, below fresh ones of the same weight
 SIMILAR_EFFECT = 0.25  # effects within 25 % of yesterday's (same sign) count as "the same news"
+T = TypeVar("T")
 LOOKBACK_DAYS = 7  # a key last reported longer ago than this is news again
 _RANKED_OUT_REASONS = ("ranked below the top", "already ")  # passed the tests, left out by top_n / the cap
 
@@ -150,11 +152,7 @@ def select_insights(
         score = math.log10(1 + max(candidate.impact, 0.0)) * candidate.confidence * novelty
         scored.append((score, candidate, q, novelty, first_seen, days_running))
     scored.sort(key=lambda s: (-s[0], s[1].p_value if s[1].p_value is not None else 1.0, s[1].key))
-    leaders, followers, seen = [], [], set()
-    for entry in scored:
-        (followers if entry[1].generator in seen else leaders).append(entry)
-        seen.add(entry[1].generator)
-    scored = leaders + followers
+    scored = each_generator_first(scored, lambda entry: entry[1].generator)
     selected: list[RankedInsight] = []
     per_generator: dict[str, int] = {}
     for score, candidate, q, novelty, first_seen, days_running in scored:
@@ -164,14 +162,24 @@ def select_insights(
         elif max_per_generator is not None and per_generator.get(candidate.generator, 0) >= max_per_generator:
             reason = f"{_RANKED_OUT_REASONS[1]}{max_per_generator} from {candidate.generator}"
         if reason is not None:
-            rejected.append(RejectedInsight(candidate, reason, q, True, round(score, 4), round(novelty, 3),
-                                            first_seen, days_running))  # fmt: skip
+            rejected.append(RejectedInsight(candidate, reason, q, ranked_out=True, score=round(score, 4),
+                                            novelty=round(novelty, 3), first_seen=first_seen,
+                                            days_running=days_running))  # fmt: skip
             continue
         per_generator[candidate.generator] = per_generator.get(candidate.generator, 0) + 1
         selected.append(
             RankedInsight(candidate, len(selected) + 1, round(score, 4), q, round(novelty, 3), first_seen, days_running)
         )
     return Selection(selected=selected, rejected=rejected, tests=tests)
+
+
+def each_generator_first(items: Sequence[T], generator: Callable[[T], str]) -> list[T]:
+    """`items` (best first) reordered: the first item of each generator, then the others, both in their order."""
+    leaders, followers, seen = [], [], set()
+    for item in items:
+        (followers if generator(item) in seen else leaders).append(item)
+        seen.add(generator(item))
+    return leaders + followers
 
 
 def _dedupe(candidates: Sequence[Insight]) -> tuple[list[Insight], list[RejectedInsight]]:

@@ -6,7 +6,6 @@ from datetime import timedelta
 import dagster as dg
 import pandas as pd
 import pytest
-from alert_servers import SmtpInbox, WebhookServer
 
 from hitcraft_assets import warehouse
 from hitcraft_assets.defs.alerts import defs as alert_defs
@@ -17,20 +16,6 @@ from hitcraft_assets.reports import alert_log
 from hitcraft_assets.reports.alerts import reporting_today
 
 EVIL = '<script>alert("x")</script> <img src=x onerror=steal()> & co'
-
-
-@pytest.fixture
-def smtp():
-    inbox = SmtpInbox().start()
-    yield inbox
-    inbox.stop()
-
-
-@pytest.fixture
-def webhook():
-    server = WebhookServer().start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ from datetime import date, timedelta
 
 import pandas as pd
 import pytest
-from alert_servers import SmtpInbox, WebhookServer, free_port
+from alert_servers import free_port
 
 from hitcraft_assets import warehouse
 from hitcraft_assets.defs.ml import tables
@@ -119,20 +119,6 @@ def test_run_failure_message_links_the_run_and_escapes_errors(tmp_path):
 
 
 # ------------------------------------------------------------------------------------------------- delivery
-@pytest.fixture
-def webhook():
-    server = WebhookServer().start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def smtp():
-    inbox = SmtpInbox().start()
-    yield inbox
-    inbox.stop()
-
-
 def test_webhook_posts_json_text_and_reports_non_2xx_without_the_secret(webhook):
     post_webhook(webhook.url, "hello")
     assert webhook.posts == [{"text": "hello"}] and webhook.paths == ["/services/T000/B000/s3cr3t-token"]
