@@ -17,11 +17,11 @@ DBT = str(Path(sys.executable).parent / "dbt")
 
 
 def _ingest(url: str, days: int) -> dict:
-    from hitcraft_assets import warehouse
     from hitcraft_assets.mixpanel.client import MixpanelClient, MixpanelConfig
     from hitcraft_assets.mixpanel.ingest import load_days
     from hitcraft_assets.mixpanel.ratelimit import RateLimiter
-    from hitcraft_assets.mixpanel.raw_store import ensure_schema
+    from hitcraft_assets.store import warehouse
+    from hitcraft_assets.store.raw_events import ensure_schema
 
     first = DAY - timedelta(days=days - 1)
     config = MixpanelConfig(project_id="sample", username="sample", secret="sample", api_base_url=url)
@@ -43,7 +43,7 @@ def _ingest(url: str, days: int) -> dict:
 
 
 def _dbt(args: list[str], work: Path) -> tuple[float, list[dict]]:
-    from hitcraft_assets import warehouse
+    from hitcraft_assets.store import warehouse
 
     env = {**os.environ, **warehouse.dbt_connection_env(), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
     target = work / "target"

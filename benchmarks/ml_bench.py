@@ -18,12 +18,12 @@ def _sample_marts(work: Path) -> dict:
     import httpx
 
     from benchmarks.dbt_bench import _dbt
-    from hitcraft_assets import warehouse
     from hitcraft_assets.mixpanel.client import MixpanelClient, MixpanelConfig
     from hitcraft_assets.mixpanel.ingest import load_days
     from hitcraft_assets.mixpanel.ratelimit import RateLimiter
-    from hitcraft_assets.mixpanel.raw_store import ensure_schema
     from hitcraft_assets.mixpanel.sample import SampleMixpanelApp, Simulator, load_scenario
+    from hitcraft_assets.store import warehouse
+    from hitcraft_assets.store.raw_events import ensure_schema
 
     app = SampleMixpanelApp(Simulator(load_scenario(), anchor_date=ANCHOR), now=NOW)
     config = MixpanelConfig(project_id="sample", username="sample", secret="sample", api_base_url="http://sample")
@@ -47,8 +47,8 @@ def _sample_marts(work: Path) -> dict:
 def run(work: Path) -> dict:
     """The sample and public parts as one JSON-able dict."""
     from benchmarks import anomaly_bench
-    from hitcraft_assets import marts, warehouse
     from hitcraft_assets.analytics.churn_model import suggest_cutoffs, train_churn_model
+    from hitcraft_assets.store import marts, warehouse
 
     built = _sample_marts(work)
     url = warehouse.warehouse_url()

@@ -55,7 +55,7 @@ def generate(out_dir: str, queue) -> None:
 
 def bare_copy(path: str, queue) -> None:
     """The floor: COPY the NDJSON into one jsonb column, nothing else."""
-    from hitcraft_assets import warehouse
+    from hitcraft_assets.store import warehouse
 
     with warehouse.connection() as conn, conn.cursor() as cur:
         cur.execute("drop table if exists bench_bare; create table bench_bare (doc jsonb)")
@@ -74,9 +74,9 @@ def bare_copy(path: str, queue) -> None:
 
 def loader_from_file(path: str, queue) -> None:
     """The platform's loader (parse, validate, type, COPY into the day partition) on the same lines."""
-    from hitcraft_assets import warehouse
     from hitcraft_assets.mixpanel.lines import utc_bounds_of_dates
-    from hitcraft_assets.mixpanel.raw_store import ensure_schema, load_window
+    from hitcraft_assets.store import warehouse
+    from hitcraft_assets.store.raw_events import ensure_schema, load_window
 
     def export(consume):
         with open(path, "rb") as f:
@@ -121,11 +121,11 @@ def serve(queue, stop) -> None:
 
 def loader_over_http(url: str, queue) -> None:
     """End to end: the Mixpanel client over loopback HTTP (gzip) from the sample server, into raw.events."""
-    from hitcraft_assets import warehouse
     from hitcraft_assets.mixpanel.client import MixpanelClient, MixpanelConfig
     from hitcraft_assets.mixpanel.ingest import load_days
     from hitcraft_assets.mixpanel.ratelimit import RateLimiter
-    from hitcraft_assets.mixpanel.raw_store import ensure_schema
+    from hitcraft_assets.store import warehouse
+    from hitcraft_assets.store.raw_events import ensure_schema
 
     config = MixpanelConfig(project_id="sample", username="sample", secret="sample", api_base_url=url)
     with warehouse.connection() as conn, MixpanelClient(config, limiter=RateLimiter.unlimited()) as client:
@@ -176,7 +176,7 @@ def main() -> None:
     home = Path(tempfile.mkdtemp(prefix="hcb-", dir="/tmp"))
     os.environ["HITCRAFT_HOME"] = str(home)
     os.environ.pop("HITCRAFT_DATABASE_URL", None)
-    from hitcraft_assets import warehouse
+    from hitcraft_assets.store import warehouse
 
     warehouse.warehouse_url()  # start the embedded server once for every child
     try:
@@ -231,7 +231,7 @@ def dbt_benchmarks() -> list[dict]:
     """dbt build vs. raw ingest for each day count in HITCRAFT_BENCH_DBT_DAYS (default "1,30"), each in a
     fresh embedded database."""
     from benchmarks import dbt_bench
-    from hitcraft_assets import warehouse
+    from hitcraft_assets.store import warehouse
 
     out = []
     for days in [int(d) for d in os.environ.get("HITCRAFT_BENCH_DBT_DAYS", "1,30").split(",") if d.strip()]:
@@ -252,7 +252,7 @@ def dbt_benchmarks() -> list[dict]:
 def ml_benchmarks() -> dict:
     """Anomaly quality (sample + public labelled series) and churn model scores, in a fresh embedded database."""
     from benchmarks import ml_bench
-    from hitcraft_assets import warehouse
+    from hitcraft_assets.store import warehouse
 
     home = Path(tempfile.mkdtemp(prefix="hcbml-", dir="/tmp"))
     os.environ["HITCRAFT_HOME"] = str(home)

@@ -13,8 +13,8 @@ import insight_factory
 import pandas as pd
 from psycopg2.extensions import make_dsn, parse_dsn
 
-from hitcraft_assets import insight_library, warehouse
 from hitcraft_assets.analytics.insights.model import Insight
+from hitcraft_assets.store import insight_library, warehouse
 
 FIRST_DAY = date(2026, 11, 1)
 LAST_DAY = date(2026, 11, 10)

@@ -36,7 +36,7 @@ def hitcraft_home() -> Path:
     home = Path(tempfile.mkdtemp(prefix="hct-", dir="/tmp"))
     os.environ["HITCRAFT_HOME"] = str(home)
     yield home
-    from hitcraft_assets import warehouse
+    from hitcraft_assets.store import warehouse
 
     warehouse.stop_embedded()
     shutil.rmtree(home, ignore_errors=True)  # a worker's database is gigabytes after the sample backfills
@@ -64,7 +64,7 @@ def webhook():
 
 @pytest.fixture(scope="session")
 def warehouse_url(hitcraft_home: Path) -> str:
-    from hitcraft_assets import warehouse
+    from hitcraft_assets.store import warehouse
 
     return os.environ.get("HITCRAFT_TEST_DATABASE_URL") or warehouse.warehouse_url()
 
@@ -72,8 +72,8 @@ def warehouse_url(hitcraft_home: Path) -> str:
 @pytest.fixture
 def conn(warehouse_url: str):
     """A warehouse connection on an empty `raw` schema."""
-    from hitcraft_assets import warehouse
-    from hitcraft_assets.mixpanel.raw_store import ensure_schema
+    from hitcraft_assets.store import warehouse
+    from hitcraft_assets.store.raw_events import ensure_schema
 
     connection = warehouse.connect(warehouse_url)
     with connection.cursor() as cur:
@@ -92,7 +92,7 @@ class Dbt:
     """Runs the venv's dbt on the test database with a private target/log folder per test worker."""
 
     def __init__(self, url: str, work: Path):
-        from hitcraft_assets import warehouse
+        from hitcraft_assets.store import warehouse
 
         self.url = url
         self.env = {**os.environ, **warehouse.dbt_connection_env(url), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
@@ -122,7 +122,7 @@ class Dbt:
         return self._checked(args, result, check)
 
     def _terminate_dbt_queries(self) -> None:
-        from hitcraft_assets import warehouse
+        from hitcraft_assets.store import warehouse
 
         conn = warehouse.connect(self.url)
         conn.autocommit = True

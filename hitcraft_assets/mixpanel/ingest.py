@@ -11,7 +11,7 @@ from functools import partial
 from zoneinfo import ZoneInfo
 
 from hitcraft_assets.mixpanel.lines import utc_bounds_of_dates
-from hitcraft_assets.mixpanel.raw_store import WindowLoad, load_window
+from hitcraft_assets.store.raw_events import WindowLoad, load_window
 
 log = logging.getLogger(__name__)
 

@@ -10,7 +10,7 @@ import os
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -24,6 +24,7 @@ from hitcraft_assets.reports.email import (
     smtp_settings_from_env,
 )
 from hitcraft_assets.reports.formatting import format_interval, format_metric_value, format_number, metric_label
+from hitcraft_assets.store.alert_log import AlertRun, AnomalyFlag, handle_pending_flags
 
 logger = logging.getLogger(__name__)
 
@@ -115,35 +116,6 @@ def reporting_today(now: datetime | None = None) -> date:
 
 
 # ------------------------------------------------------------------------------------------------- messages
-@dataclass(frozen=True)
-class AnomalyFlag:
-    """One row of ml.anomaly_flags; a product-wide flag carries the segment flags of its metric and day."""
-
-    metric_date: date
-    metric: str
-    segment_type: str
-    segment_value: str
-    value: float | None = None
-    expected: float | None = None
-    lower_bound: float | None = None
-    upper_bound: float | None = None
-    severity: float | None = None
-    direction: str | None = None
-    root_cause: str | None = None
-    segments: tuple[AnomalyFlag, ...] = ()
-    #: channels that already got this flag on an earlier, partly failed attempt
-    delivered: tuple[str, ...] = ()
-
-    @property
-    def key(self) -> tuple[date, str, str, str]:
-        return (self.metric_date, self.metric, self.segment_type, self.segment_value)
-
-    @property
-    def segment(self) -> str | None:
-        """'platform = ios' for a segment flag, None for a product-wide one."""
-        return None if self.segment_type == "all" else f"{self.segment_type} = {self.segment_value}"
-
-
 @dataclass(frozen=True)
 class AlertMessage:
     """One alert in every form: e-mail subject, plain text and HTML, and the webhook's text (Slack mrkdwn)."""
@@ -237,6 +209,28 @@ def run_failure_message(
         body += "</ul>"
     body += f'<p><a href="{_h(link)}">Open the run in Dagster</a></p>'
     return AlertMessage(_header(subject), text, _html_page(subject, body), _webhook_text(subject, text))
+
+
+def send_pending_alerts(settings: AlertSettings, url: str | None = None, today: date | None = None) -> AlertRun:
+    """Alert every pending flag once (see `store.alert_log.pending_flags`): by e-mail to `settings.recipients` and to
+    the webhook. Flags older than `settings.max_age_days` before `today` (default: today in the reporting time zone)
+    are recorded as 'skipped_old' and never sent. A failed delivery is recorded as 'failed' with its error and retried
+    on the next call (only the channels that failed) until `settings.max_attempts`."""
+    today = today or reporting_today()
+
+    def deliver(flag: AnomalyFlag, skip: tuple[str, ...]) -> Delivery:
+        return notify(anomaly_alert_message(flag, settings), settings.recipients, settings, skip=skip)
+
+    run = handle_pending_flags(
+        url,
+        deliver,
+        min_severity=settings.min_severity,
+        max_attempts=settings.max_attempts,
+        oldest=today - timedelta(days=settings.max_age_days),
+    )
+    if run.sent or run.failed or run.skipped_old:
+        logger.info("anomaly alerts: %s", run.summary())
+    return run
 
 
 # ------------------------------------------------------------------------------------------------- delivery

@@ -25,10 +25,10 @@ def anomaly_alert_sensor(
 ):
     # The materialization is only the trigger: the pending flags are read from the warehouse, so the latest of
     # several materializations (a backfill writes one per day) covers them all.
-    from hitcraft_assets.reports import alert_log, alerts  # at tick time: e-mail pulls in the report renderers
+    from hitcraft_assets.reports import alerts  # at tick time: e-mail pulls in the report renderers
 
     settings = alerts.alert_settings_from_env()
-    run = alert_log.send_pending_alerts(settings, warehouse.url())
+    run = alerts.send_pending_alerts(settings, warehouse.url())
     summary = run.summary()
     context.log.info(f"after the materialization of {_event_partition(asset_event)}: {summary}")
     if run.retry:

@@ -40,7 +40,7 @@ def raw_events(
 ) -> dg.MaterializeResult:
     from hitcraft_assets.mixpanel.client import CLIENT_VERSION
     from hitcraft_assets.mixpanel.ingest import load_days
-    from hitcraft_assets.mixpanel.raw_store import ensure_schema, window_statistics
+    from hitcraft_assets.store.raw_events import ensure_schema, window_statistics
 
     days = [date.fromisoformat(k) for k in context.partition_keys]
     source = mixpanel.open()
@@ -135,18 +135,14 @@ def raw_events(
 def raw_profiles(
     context: dg.AssetExecutionContext, warehouse: WarehouseResource, mixpanel: MixpanelResource
 ) -> dg.MaterializeResult:
-    from hitcraft_assets.mixpanel.raw_store import ensure_schema, replace_profiles
+    from hitcraft_assets.store.raw_events import ensure_schema, profiles_by_role, replace_profiles
 
     source = mixpanel.open()
     started = time.monotonic()
     with warehouse.connection() as conn, source.client:
         ensure_schema(conn)
         count = replace_profiles(conn, source.client.engage_profiles(), source=source.label)
-        with conn.cursor() as cur:
-            cur.execute(
-                "select coalesce(properties->>'role', '(none)'), count(*) from raw.profiles group by 1 order by 2 desc"
-            )
-            by_role = [{"role": r, "profiles": n} for r, n in cur.fetchall()]
+        by_role = [{"role": r, "profiles": n} for r, n in profiles_by_role(conn)]
         conn.rollback()
     context.log.info(f"Stored {count:,} profiles from {source.label}")
     return dg.MaterializeResult(

@@ -7,13 +7,14 @@ catalog seed) and day volume far from the trailing 28-day same-weekday median.
 
 import csv
 import os
-from datetime import date, timedelta
+from datetime import date
 
 import dagster as dg
 
 from hitcraft_assets import settings
 from hitcraft_assets.defs.ingest.assets import RAW_EVENTS
 from hitcraft_assets.defs.ingest.resources import WarehouseResource
+from hitcraft_assets.store import raw_quality
 
 EVENT_CATALOG = settings.REPO_ROOT / "dbt_project" / "seeds" / "event_catalog.csv"
 #: Largest share of a day's export lines that may be quarantined before downstream stops.
@@ -52,9 +53,7 @@ def _days(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource) 
     if "dagster/partition" in context.run.tags:
         day = date.fromisoformat(context.run.tags["dagster/partition"])
         return day, day
-    with warehouse.connection() as conn, conn.cursor() as cur:
-        cur.execute("select first_day, last_day from raw.loads where kind = 'events' order by loaded_at desc limit 1")
-        row = cur.fetchone()
+    row = raw_quality.latest_load_days(warehouse.url())
     if row is None:
         raise dg.Failure("raw.events has never been loaded: materialize mixpanel/raw_events first")
     return row
@@ -71,25 +70,10 @@ def _check(*, blocking: bool, description: str):
     return register
 
 
-def _day_bounds_sql(first: date, last: date) -> str:
-    """VALUES of (day, UTC start, UTC end) for each reporting day, computed by Python's zoneinfo (the
-    loader's own rules), so the check does not depend on PostgreSQL's time-zone data."""
-    from hitcraft_assets.mixpanel.lines import utc_bounds_of_dates
-
-    tz = settings.reporting_timezone()
-    rows = []
-    day = first
-    while day <= last:
-        start, end = utc_bounds_of_dates(day, day, tz)
-        rows.append(f"(date '{day}', to_timestamp({start}), to_timestamp({end}))")
-        day += timedelta(days=1)
-    return "select * from (values " + ", ".join(rows) + ") as b(day, day_start, day_end)"
-
-
 def _result(
     outcomes, days: tuple[date, date], *, severity: dg.AssetCheckSeverity, summary: str, **extra
 ) -> dg.AssetCheckResult:
-    from hitcraft_assets.data_quality import outcomes_markdown
+    from hitcraft_assets.store.data_quality import outcomes_markdown
 
     failed = [o for o in outcomes if not o.success]
     return dg.AssetCheckResult(
@@ -115,23 +99,18 @@ def _result(
 def raw_events_contract(first: date, last: date, warehouse: WarehouseResource) -> dg.AssetCheckResult:
     import great_expectations.expectations as gxe
 
-    from hitcraft_assets.data_quality import validate_query
+    from hitcraft_assets.store.data_quality import validate_query
 
     url = warehouse.sqlalchemy_url()
     schema = validate_query(
         url,
-        "select column_name || ':' || data_type as column_type from information_schema.columns "
-        "where table_schema = 'raw' and table_name = 'events'",
+        raw_quality.COLUMN_TYPES,
         [gxe.ExpectColumnDistinctValuesToEqualSet(column="column_type", value_set=sorted(EXPECTED_COLUMNS))],
         name="raw_events_schema",
     )
-    bounds = _day_bounds_sql(first, last)
     rows = validate_query(
         url,
-        f"select e.event, e.insert_id, e.event_time, "
-        f"(e.event_time >= b.day_start and e.event_time < b.day_end) as time_in_partition "
-        f"from raw.events e join ({bounds}) b on b.day = e.partition_date "
-        f"where e.partition_date between '{first}' and '{last}'",
+        raw_quality.rows_with_partition_fit(first, last, settings.reporting_timezone()),
         [
             gxe.ExpectColumnValuesToNotBeNull(column="event"),
             gxe.ExpectColumnValuesToNotBeNull(column="event_time"),
@@ -143,9 +122,7 @@ def raw_events_contract(first: date, last: date, warehouse: WarehouseResource) -
     # A day with no events after days that had some is an outage or a broken load, not a quiet day.
     empty = validate_query(
         url,
-        f"select b.day, case when exists (select 1 from raw.events h where h.partition_date between b.day - 28 "
-        f"and b.day - 1) then (select count(*) from raw.events e where e.partition_date = b.day) end "
-        f"as rows_on_day_with_history from ({bounds}) b",
+        raw_quality.rows_on_days_with_history(first, last, settings.reporting_timezone()),
         [gxe.ExpectColumnValuesToBeBetween(column="rows_on_day_with_history", min_value=1)],
         name="raw_events_non_empty_days",
     )
@@ -165,44 +142,15 @@ def raw_events_contract(first: date, last: date, warehouse: WarehouseResource) -
 def raw_events_quarantine_share(first: date, last: date, warehouse: WarehouseResource) -> dg.AssetCheckResult:
     import great_expectations.expectations as gxe
 
-    from hitcraft_assets.data_quality import validate_query
+    from hitcraft_assets.store.data_quality import validate_query
 
-    # Dated lines count against their day; undated ones (unparseable) against the whole load they came in,
-    # for the loads that currently hold each day.
-    current_loads = f"""
-        select distinct on (d.day) l.load_id, l.lines
-        from generate_series('{first}'::date, '{last}'::date, interval '1 day') as d(day)
-        join raw.loads l on l.kind = 'events' and d.day::date between l.first_day and l.last_day
-        order by d.day, l.loaded_at desc"""
-    query = f"""
-        with stored as (select partition_date as day, count(*) as n from raw.events
-                        where partition_date between '{first}' and '{last}' group by 1),
-        dated as (select partition_date as day, count(*) as n from raw.events_quarantine
-                  where partition_date between '{first}' and '{last}' group by 1),
-        loads as (select distinct load_id, lines from ({current_loads}) c),
-        undated as (select q.load_id, count(*) as n from raw.events_quarantine q
-                    join loads using (load_id) where q.partition_date is null group by 1)
-        select 'day ' || d.day as scope, coalesce(q.n, 0) as quarantined,
-               coalesce(q.n, 0)::float / greatest(coalesce(s.n, 0) + coalesce(q.n, 0), 1) as quarantine_share
-        from generate_series('{first}'::date, '{last}'::date, interval '1 day') as d(day)
-        left join stored s on s.day = d.day::date left join dated q on q.day = d.day::date
-        union all
-        select 'load ' || u.load_id, u.n, u.n::float / greatest(l.lines, 1)
-        from undated u join loads l using (load_id)
-    """
     outcomes = validate_query(
         warehouse.sqlalchemy_url(),
-        query,
+        raw_quality.quarantine_shares(first, last),
         [gxe.ExpectColumnValuesToBeBetween(column="quarantine_share", min_value=0, max_value=MAX_QUARANTINE_SHARE)],
         name="raw_events_quarantine_share",
     )
-    with warehouse.connection() as conn, conn.cursor() as cur:
-        cur.execute(
-            f"select reason, count(*) from raw.events_quarantine q where q.partition_date between '{first}' and "
-            f"'{last}' or (q.partition_date is null and q.load_id in (select load_id from ({current_loads}) c)) "
-            "group by 1 order by 2 desc"
-        )
-        reasons = {r: n for r, n in cur.fetchall()}
+    reasons = raw_quality.quarantine_reasons(first, last, warehouse.url())
     return _result(
         outcomes,
         (first, last),
@@ -220,13 +168,13 @@ def raw_events_quarantine_share(first: date, last: date, warehouse: WarehouseRes
 def raw_events_known_names(first: date, last: date, warehouse: WarehouseResource) -> dg.AssetCheckResult:
     import great_expectations.expectations as gxe
 
-    from hitcraft_assets.data_quality import validate_query
+    from hitcraft_assets.store.data_quality import validate_query
 
     with EVENT_CATALOG.open(newline="") as f:
         catalog = sorted(row["event"] for row in csv.DictReader(f))
     outcomes = validate_query(
         warehouse.sqlalchemy_url(),
-        f"select distinct event from raw.events where partition_date between '{first}' and '{last}'",
+        raw_quality.distinct_events(first, last),
         [gxe.ExpectColumnValuesToBeInSet(column="event", value_set=catalog)],
         name="raw_events_known_names",
     )
@@ -247,28 +195,12 @@ def raw_events_known_names(first: date, last: date, warehouse: WarehouseResource
 def raw_events_daily_volume(first: date, last: date, warehouse: WarehouseResource) -> dg.AssetCheckResult:
     import great_expectations.expectations as gxe
 
-    from hitcraft_assets.data_quality import validate_query
+    from hitcraft_assets.store.data_quality import validate_query
 
-    history_start = first - timedelta(days=28)
-    query = f"""
-        with loaded as (select partition_date as day, count(*)::float as n from raw.events
-                        where partition_date between '{history_start}' and '{last}' group by 1),
-        counts as (select d.day::date as day, coalesce(l.n, 0) as n
-                   from generate_series('{history_start}'::date, '{last}'::date, interval '1 day') as d(day)
-                   left join loaded l on l.day = d.day::date
-                   where d.day::date >= (select min(day) from loaded)),
-        ratios as (
-        select t.day, t.n as events,
-               (select percentile_cont(0.5) within group (order by h.n) from counts h
-                where h.day < t.day and h.day >= t.day - 28 and extract(isodow from h.day) = extract(isodow from t.day)
-               ) as weekday_median
-        from counts t where t.day between '{first}' and '{last}')
-        select day, events, weekday_median, events / nullif(weekday_median, 0) as ratio_to_median from ratios
-    """
     factor = VOLUME_DEVIATION_FACTOR
     outcomes = validate_query(
         warehouse.sqlalchemy_url(),
-        query,
+        raw_quality.daily_volume_ratios(first, last),
         [gxe.ExpectColumnValuesToBeBetween(column="ratio_to_median", min_value=1 / factor, max_value=factor)],
         name="raw_events_daily_volume",
     )

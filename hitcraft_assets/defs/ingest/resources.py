@@ -10,7 +10,8 @@ from pathlib import Path
 
 import dagster as dg
 
-from hitcraft_assets import settings, warehouse
+from hitcraft_assets import settings
+from hitcraft_assets.store import warehouse
 
 log = logging.getLogger(__name__)
 

@@ -68,10 +68,10 @@ def insights(context: dg.AssetExecutionContext, warehouse: WarehouseResource, co
 
     import pandas as pd
 
-    from hitcraft_assets import insight_library
     from hitcraft_assets.analytics.insights import generate_insights
     from hitcraft_assets.analytics.insights.text import ungrounded_numbers
-    from hitcraft_assets.insight_inputs import read_insight_inputs
+    from hitcraft_assets.store import insight_library
+    from hitcraft_assets.store.insight_inputs import read_insight_inputs
 
     days = common.window_days(context)
     url = warehouse.url()

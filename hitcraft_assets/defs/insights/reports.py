@@ -28,7 +28,7 @@ class ReportDelivery(dg.Config):
 
 def _reports(context: dg.AssetExecutionContext, url: str, kind: str, periods: list[tuple[str, date]], config):
     """Build, write and deliver the `kind` report of each (partition key, last day) period; metadata of the last."""
-    from hitcraft_assets import report_builder
+    from hitcraft_assets.reports import builder as report_builder
     from hitcraft_assets.reports.claude import templated_summary
     from hitcraft_assets.reports.daily import with_summary
     from hitcraft_assets.reports.email import EmailConfigError, EmailDeliveryError

@@ -5,9 +5,10 @@ from typing import TYPE_CHECKING
 
 import dagster as dg
 
-from hitcraft_assets import warehouse as wh
 from hitcraft_assets.defs.ingest.resources import WarehouseResource
-from hitcraft_assets.defs.ml import common, tables
+from hitcraft_assets.defs.ml import common
+from hitcraft_assets.store import ml_tables as tables
+from hitcraft_assets.store import warehouse as wh
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -58,10 +59,10 @@ def anomaly_flags(context: dg.AssetExecutionContext, warehouse: WarehouseResourc
     Tables ml.anomaly_flags and ml.anomaly_root_causes, replaced for the window's days."""
     import pandas as pd
 
-    from hitcraft_assets import marts
     from hitcraft_assets.analytics.anomaly import AnomalyConfig, MetricRule, detect_anomalies
     from hitcraft_assets.analytics.charts import metric_chart_png
     from hitcraft_assets.analytics.root_cause import describe_root_cause, explain_anomalies
+    from hitcraft_assets.store import marts
 
     days = common.window_days(context)
     url = warehouse.url()

@@ -7,35 +7,16 @@ from datetime import UTC, datetime, timedelta
 import dagster as dg
 
 from hitcraft_assets import settings
-from hitcraft_assets import warehouse as wh
 from hitcraft_assets.defs.ingest.resources import WarehouseResource
-from hitcraft_assets.defs.ml import common, tables
+from hitcraft_assets.defs.ml import common
+from hitcraft_assets.store import ml_tables as tables
+from hitcraft_assets.store import warehouse as wh
 
 MODEL_KEY = dg.AssetKey(["ml", "churn_model"])
 SCORES_KEY = dg.AssetKey(["ml", "churn_scores"])
 #: Days at the end of the data still filling with late events (Mixpanel: up to 5 days; most within 1–2): the
 #: held-out label window ends before them, so that not-yet-arrived activity does not count as churn.
 LATE_DAYS = 3
-
-
-def promoted_model(url: str) -> dict | None:
-    """The currently promoted model version (newest promoted row), or None."""
-    if not wh.table_exists("ml.churn_model_versions", url):
-        return None
-    rows = wh.read_frame(
-        "select version, feature_list, model_bytes, metrics from ml.churn_model_versions where promoted"
-        " order by trained_at desc limit 1",
-        url=url,
-    )
-    if rows.empty:
-        return None
-    row = rows.iloc[0]
-    return {
-        "version": row["version"],
-        "feature_list": list(row["feature_list"]),
-        "model_bytes": bytes(row["model_bytes"]),
-        "metrics": row["metrics"],
-    }
 
 
 @dg.asset(
@@ -54,7 +35,6 @@ def churn_model(context: dg.AssetExecutionContext, warehouse: WarehouseResource)
     model is stored but not promoted, and the check `churn_model_promotion` fails."""
     import pandas as pd
 
-    from hitcraft_assets import marts
     from hitcraft_assets.analytics.charts import calibration_chart_png
     from hitcraft_assets.analytics.churn_features import build_churn_features, build_churn_labels
     from hitcraft_assets.analytics.churn_model import (
@@ -64,6 +44,7 @@ def churn_model(context: dg.AssetExecutionContext, warehouse: WarehouseResource)
         suggest_cutoffs,
         train_churn_model,
     )
+    from hitcraft_assets.store import marts
 
     url = warehouse.url()
     activity = marts.user_daily_activity(url)
@@ -85,7 +66,7 @@ def churn_model(context: dg.AssetExecutionContext, warehouse: WarehouseResource)
     result = train_churn_model(activity, users, train_cutoffs, eval_cutoff)
     metrics = dict(result.metrics)
 
-    current = promoted_model(url)
+    current = tables.promoted_model(url)
     if current is not None:
         features = build_churn_features(activity, users, eval_cutoff)
         labels = build_churn_labels(activity, eval_cutoff)
@@ -166,13 +147,13 @@ def churn_scores(context: dg.AssetExecutionContext, warehouse: WarehouseResource
     and high-risk share per role, experience, channel, platform, country), replaced for the window's days."""
     import pandas as pd
 
-    from hitcraft_assets import marts
     from hitcraft_assets.analytics.churn_features import build_churn_features
     from hitcraft_assets.analytics.churn_model import risk_by_segment, score_users
+    from hitcraft_assets.store import marts
 
     days = common.window_days(context)
     url = warehouse.url()
-    model = promoted_model(url)
+    model = tables.promoted_model(url)
     if model is None:
         reason = "no promoted churn model yet (ml/churn_model trains once about 60 days of activity exist)"
         context.log.warning(reason)

@@ -5,10 +5,11 @@ from datetime import date, timedelta
 
 import dagster as dg
 
-from hitcraft_assets import warehouse as wh
 from hitcraft_assets.defs.ingest.resources import WarehouseResource
-from hitcraft_assets.defs.ml import common, tables
+from hitcraft_assets.defs.ml import common
 from hitcraft_assets.defs.partitions import weekly_partitions
+from hitcraft_assets.store import ml_tables as tables
+from hitcraft_assets.store import warehouse as wh
 
 SEGMENTS_KEY = dg.AssetKey(["ml", "user_segments"])
 PROFILE_DAYS = 28
@@ -32,7 +33,7 @@ def user_segments(context: dg.AssetExecutionContext, warehouse: WarehouseResourc
     migration from the previous week measured with the previous week's model applied to both weeks (names of two
     independent fits are not comparable). Tables ml.user_personas, ml.persona_summary, ml.persona_migration,
     ml.persona_models."""
-    from hitcraft_assets import marts
+    from hitcraft_assets.store import marts
 
     window = context.partition_key_range
     first_week, last_week = date.fromisoformat(window.start), date.fromisoformat(window.end)

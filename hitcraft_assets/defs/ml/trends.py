@@ -4,9 +4,10 @@ from datetime import timedelta
 
 import dagster as dg
 
-from hitcraft_assets import warehouse as wh
 from hitcraft_assets.defs.ingest.resources import WarehouseResource
-from hitcraft_assets.defs.ml import common, tables
+from hitcraft_assets.defs.ml import common
+from hitcraft_assets.store import ml_tables as tables
+from hitcraft_assets.store import warehouse as wh
 
 #: Forecast these metrics (the report's key metrics); the trend tests cover every metric.
 KEY_METRICS = (
@@ -43,10 +44,10 @@ def metric_trends(context: dg.AssetExecutionContext, warehouse: WarehouseResourc
     Tables ml.metric_trends, ml.metric_period_changes, ml.metric_change_points, ml.metric_forecasts."""
     import pandas as pd
 
-    from hitcraft_assets import marts
     from hitcraft_assets.analytics.charts import metric_chart_png
     from hitcraft_assets.analytics.forecast import forecast_metrics
     from hitcraft_assets.analytics.trends import change_points, metric_trends, period_changes
+    from hitcraft_assets.store import marts
 
     days = common.window_days(context)
     url = warehouse.url()

@@ -38,7 +38,8 @@ def test_cli_backfill_is_one_run_through_the_instance(monkeypatch):
     assert "mixpanel/raw_events             3/3" in output
 
     monkeypatch.setenv("HITCRAFT_HOME", str(home))
-    from hitcraft_assets import runtime, warehouse
+    from hitcraft_assets.cli import runtime
+    from hitcraft_assets.store import warehouse
 
     try:
         for key, value in runtime.dagster_environment().items():
@@ -85,7 +86,7 @@ def test_dev_stops_ui_daemon_and_database_on_interrupt(signum):
     import httpx
     import psutil
 
-    from hitcraft_assets.runtime import free_port
+    from hitcraft_assets.cli.runtime import free_port
 
     home = Path(tempfile.mkdtemp(prefix="hcd-", dir="/tmp"))
     port = free_port()

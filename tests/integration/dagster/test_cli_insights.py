@@ -9,7 +9,8 @@ from ask_warehouse import ask_database
 from messages_api import MessagesApi, error_body, text_block, tool_use_block
 from typer.testing import CliRunner
 
-from hitcraft_assets.cli import UserError, app
+from hitcraft_assets.cli import app
+from hitcraft_assets.cli.common import UserError
 
 
 @pytest.fixture(scope="module")

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from datetime import date
 
-from hitcraft_assets import warehouse
 from hitcraft_assets.mixpanel.lines import utc_bounds_of_dates
-from hitcraft_assets.mixpanel.raw_store import ensure_schema, load_window
+from hitcraft_assets.store import warehouse
+from hitcraft_assets.store.raw_events import ensure_schema, load_window
 
 
 def reset(conn) -> None:

@@ -20,7 +20,7 @@ from conftest import query
 from events_helpers import ev, ts
 from marts_helpers import load_lines, reset
 
-from hitcraft_assets import warehouse
+from hitcraft_assets.store import warehouse
 
 D = {n: date(2026, 3, 1) + timedelta(days=n) for n in range(1, 20)}  # D[1] = Monday 2026-03-02
 D1, D2 = D[1], D[2]

@@ -18,8 +18,8 @@ import pytest
 from marts_helpers import reset
 from sample_client import sample_client
 
-from hitcraft_assets import warehouse
 from hitcraft_assets.mixpanel.ingest import load_days
+from hitcraft_assets.store import warehouse
 
 pytestmark = pytest.mark.slow
 

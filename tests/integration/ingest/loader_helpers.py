@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 import orjson
 
 from hitcraft_assets.mixpanel.lines import utc_bounds_of_dates
-from hitcraft_assets.mixpanel.raw_store import load_window
+from hitcraft_assets.store.raw_events import load_window
 
 
 def line(event: str | None, t: float | None, **props) -> bytes:

@@ -121,7 +121,7 @@ _CRASHING_LOADER = r"""
 import sys, time
 from datetime import date
 sys.path.insert(0, sys.argv[3])
-from hitcraft_assets import warehouse
+from hitcraft_assets.store import warehouse
 from loader_helpers import at, line, load
 conn = warehouse.connect(sys.argv[1])
 marker = sys.argv[2]

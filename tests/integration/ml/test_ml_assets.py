@@ -21,9 +21,9 @@ import pandas as pd
 import pytest
 from sample_client import sample_client
 
-from hitcraft_assets import warehouse
 from hitcraft_assets.mixpanel.ingest import load_days
-from hitcraft_assets.mixpanel.raw_store import ensure_schema
+from hitcraft_assets.store import warehouse
+from hitcraft_assets.store.raw_events import ensure_schema
 
 pytestmark = pytest.mark.slow
 
@@ -297,8 +297,8 @@ PLANTED = {  # the scenario's lasting effects: key -> insight type
 
 
 def test_last_day_report_leads_with_the_planted_effects(reports, warehouse_url):
-    from hitcraft_assets import insight_library
     from hitcraft_assets.reports.daily import DAILY_LATER_TYPES, headline_insights
+    from hitcraft_assets.store import insight_library
 
     runs, _ = reports
     last = _selected(warehouse_url, DAYS[-1])

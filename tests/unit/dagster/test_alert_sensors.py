@@ -7,13 +7,12 @@ import dagster as dg
 import pandas as pd
 import pytest
 
-from hitcraft_assets import warehouse
 from hitcraft_assets.defs.alerts import defs as alert_defs
 from hitcraft_assets.defs.alerts.sensors import ANOMALY_FLAGS, anomaly_alert_sensor, run_failure_notice_sensor
 from hitcraft_assets.defs.ingest.resources import WarehouseResource
-from hitcraft_assets.defs.ml import tables
-from hitcraft_assets.reports import alert_log
 from hitcraft_assets.reports.alerts import reporting_today
+from hitcraft_assets.store import alert_log, warehouse
+from hitcraft_assets.store import ml_tables as tables
 
 EVIL = '<script>alert("x")</script> <img src=x onerror=steal()> & co'
 

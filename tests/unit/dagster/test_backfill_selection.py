@@ -2,7 +2,7 @@
 
 from datetime import date
 
-from hitcraft_assets.backfill import _keys_inside
+from hitcraft_assets.cli.backfill import _keys_inside
 
 
 def test_days_inside_the_range():

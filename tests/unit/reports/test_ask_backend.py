@@ -12,8 +12,8 @@ import pytest
 from ask_warehouse import INCIDENT, LAST_DAY, ask_database
 from psycopg2.extensions import make_dsn, parse_dsn
 
-from hitcraft_assets import warehouse
-from hitcraft_assets.ask_backend import (
+from hitcraft_assets.store import warehouse
+from hitcraft_assets.store.ask_backend import (
     DISABLED,
     READ_ONLY,
     READER_LOGIN,
@@ -135,7 +135,7 @@ def test_fallbacks_when_the_reader_cannot_log_in(url, caplog):
         with pytest.raises(QueryError, match="permission denied for schema raw"):
             member.run_sql("select * from raw.events")
 
-        caplog.set_level(logging.WARNING, logger="hitcraft_assets.ask_backend")
+        caplog.set_level(logging.WARNING, logger="hitcraft_assets.store.ask_backend")
         outsider = WarehouseAskBackend(make_dsn(url, user="hitcraft_ask_outsider"))
         assert outsider.run_sql("select current_user as who")["who"].item() == "hitcraft_ask_outsider"
         outsider.run_sql("select 1")

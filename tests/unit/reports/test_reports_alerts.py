@@ -11,9 +11,7 @@ import pandas as pd
 import pytest
 from alert_servers import free_port
 
-from hitcraft_assets import warehouse
-from hitcraft_assets.defs.ml import tables
-from hitcraft_assets.reports import alert_log
+from hitcraft_assets.reports import alerts
 from hitcraft_assets.reports.alerts import (
     AlertConfigError,
     AlertSettings,
@@ -26,6 +24,8 @@ from hitcraft_assets.reports.alerts import (
     run_failure_message,
 )
 from hitcraft_assets.reports.email import SmtpSettings
+from hitcraft_assets.store import alert_log, warehouse
+from hitcraft_assets.store import ml_tables as tables
 
 DAY = date(2026, 11, 9)
 ALERTS, OPERATORS = ("growth@example.com",), ("oncall@example.com",)
@@ -197,9 +197,9 @@ def test_failed_deliveries_are_retried_until_max_attempts(warehouse_url, tmp_pat
     _write_flags(warehouse_url, [_flag_row(DAY, "dau", 6.0)])
     settings = _settings(tmp_path, smtp.port, webhook.url, max_attempts=2)
     webhook.status = 502
-    first = alert_log.send_pending_alerts(settings, warehouse_url, today=DAY)
+    first = alerts.send_pending_alerts(settings, warehouse_url, today=DAY)
     assert (len(first.failed), len(first.retry), len(smtp.messages)) == (1, 1, 1)
-    second = alert_log.send_pending_alerts(settings, warehouse_url, today=DAY)
+    second = alerts.send_pending_alerts(settings, warehouse_url, today=DAY)
     assert (len(second.failed), second.retry, len(smtp.messages)) == (1, [], 1)  # e-mail went out once
     assert alert_log.pending_flags(warehouse_url, 4.0, max_attempts=2) == []
     row = warehouse.read_frame(f"select status, channels, attempts, error from {alert_log.ALERTS_SENT.qualified}",
@@ -213,7 +213,7 @@ def test_two_concurrent_passes_send_a_flag_once(warehouse_url, tmp_path, smtp, w
     settings = _settings(tmp_path, smtp.port, webhook.url)
     webhook.delay_s = 0.3  # both passes read the flags as pending before either has recorded one
     with ThreadPoolExecutor(2) as pool:
-        runs = list(pool.map(lambda _: alert_log.send_pending_alerts(settings, warehouse_url, today=DAY), range(2)))
+        runs = list(pool.map(lambda _: alerts.send_pending_alerts(settings, warehouse_url, today=DAY), range(2)))
     assert sorted(len(run.sent) for run in runs) in ([0, 2], [1, 1])
     assert sum(run.already_handled for run in runs) == 2
     assert len(smtp.messages) == 2 and len(webhook.posts) == 2

@@ -10,7 +10,7 @@ from datetime import date
 
 import pandas as pd
 
-from hitcraft_assets import warehouse
+from hitcraft_assets.store import warehouse
 
 MARTS = "marts"
 

@@ -11,9 +11,9 @@ from datetime import date
 
 import pandas as pd
 
-from hitcraft_assets import warehouse
 from hitcraft_assets.analytics.insights import Insight, InsightResult, Recommendation, is_history_record
-from hitcraft_assets.warehouse import Table
+from hitcraft_assets.store import warehouse
+from hitcraft_assets.store.warehouse import Table
 
 SCHEMA = "insights"
 
@@ -86,6 +86,15 @@ def store(frame: pd.DataFrame, first: date, last: date, url: str | None = None) 
 
 def exists(url: str | None = None) -> bool:
     return warehouse.table_exists(f"{SCHEMA}.{INSIGHT_LIBRARY.name}", url)
+
+
+def has_rows(url: str | None = None) -> bool:
+    """Whether any day's insights (selected or rejected) are stored."""
+    if not exists(url):
+        return False
+    return bool(
+        warehouse.read_frame(f"select exists (select 1 from {INSIGHT_LIBRARY.qualified}) as any", url=url)["any"].item()
+    )
 
 
 def read(url: str | None, start: date | None = None, end: date | None = None, status: str | None = "selected"):

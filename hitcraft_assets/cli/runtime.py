@@ -16,7 +16,8 @@ from pathlib import Path
 
 import httpx
 
-from hitcraft_assets import settings, warehouse
+from hitcraft_assets import settings
+from hitcraft_assets.store import warehouse
 
 
 def dagster_home() -> Path:

@@ -20,20 +20,21 @@ def report(
 ) -> None:
     """Build a report from the insight library and the marts: Markdown, HTML and PDF under
     $HITCRAFT_HOME/reports/<kind>/ (the same files the Dagster report assets write)."""
-    from hitcraft_assets import insight_library, report_builder
-    from hitcraft_assets.cli import UserError, _EmbeddedDatabase, _parse_day, _say
+    from hitcraft_assets.cli.common import EmbeddedDatabase, UserError, parse_day, say
+    from hitcraft_assets.reports import builder as report_builder
     from hitcraft_assets.reports.claude import templated_summary
     from hitcraft_assets.reports.daily import REPORT_KINDS, with_summary
     from hitcraft_assets.reports.email import EmailConfigError, EmailDeliveryError
     from hitcraft_assets.reports.rendering import render_text
+    from hitcraft_assets.store import insight_library
 
     if kind not in REPORT_KINDS:
         raise UserError(f"report kind {kind!r} is not one of {', '.join(REPORT_KINDS)}")
-    with _EmbeddedDatabase():
+    with EmbeddedDatabase():
         if not insight_library.exists():
             raise UserError("no insights yet: materialize insights/insights (`hitcraft demo` or a backfill)")
         if day:
-            as_of = _parse_day(day, "--date")
+            as_of = parse_day(day, "--date")
         else:
             newest = insight_library.read(None, status=None)["as_of"]
             if newest.empty:
@@ -50,7 +51,7 @@ def report(
         if claude:
             built, summary = report_builder.with_executive_summary(built)
             if summary.error:
-                _say(f"executive summary: templated ({summary.error})")
+                say(f"executive summary: templated ({summary.error})")
         else:
             built = with_summary(built, templated_summary(built), "template")
         files = report_builder.write_report_files(built)

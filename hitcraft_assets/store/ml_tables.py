@@ -1,6 +1,7 @@
 """Warehouse tables (schema `ml`) written by the ML assets; created on first write."""
 
-from hitcraft_assets.warehouse import Table
+from hitcraft_assets.store import warehouse
+from hitcraft_assets.store.warehouse import Table
 
 SCHEMA = "ml"
 
@@ -237,3 +238,129 @@ CHURN_RISK_BY_SEGMENT = Table(
     ),
     ("score_date", "segment_type", "segment_value"),
 )
+
+
+# Readers of the ML outputs (the CLI's `hitcraft ml`, the reports, later the API). Each returns a DataFrame.
+
+
+def has_outputs(url: str | None = None) -> bool:
+    """Whether any ML asset has written its tables yet."""
+    return warehouse.table_exists(ANOMALY_FLAGS.qualified, url)
+
+
+_NEWEST_DAY_COLUMNS = {
+    ANOMALY_FLAGS.name: "metric_date",
+    METRIC_TRENDS.name: "as_of",
+    CHURN_SCORES.name: "score_date",
+    PERSONA_SUMMARY.name: "week_start",
+}
+
+
+def newest_day(table: Table, url: str | None = None):
+    """The newest day (or week start) that `table` holds, or None."""
+    column = _NEWEST_DAY_COLUMNS[table.name]  # whitelisted: never a user string
+    return warehouse.read_frame(f"select max({column}) as d from {table.qualified}", url=url)["d"].iloc[0]
+
+
+def flags_on(day, url: str | None = None):
+    """Anomalies flagged on a day, product-wide first, strongest first."""
+    return warehouse.read_frame(
+        "select metric, segment_type, segment_value, round(value::numeric, 4) as value,"
+        " round(expected::numeric, 4) as expected, round(severity::numeric, 1) as z, direction, root_cause"
+        " from ml.anomaly_flags where metric_date = %(d)s and is_anomaly order by segment_type <> 'all',"
+        " abs(severity) desc",
+        {"d": day},
+        url,
+    )
+
+
+def significant_trends(day, url: str | None = None):
+    return warehouse.read_frame(
+        "select metric, window_days, trend, round(p_value::numeric, 4) as p_value,"
+        " round(sen_slope_pct_per_week::numeric, 2) as pct_per_week, test from ml.metric_trends"
+        " where as_of = %(d)s and trend in ('increasing', 'decreasing') order by p_value",
+        {"d": day},
+        url,
+    )
+
+
+def week_over_week(day, url: str | None = None):
+    return warehouse.read_frame(
+        "select metric, round(current::numeric, 4) as current, round(previous::numeric, 4) as previous,"
+        " round((100 * rel_change)::numeric, 1) as pct, round((100 * ci_low)::numeric, 1) as ci_low,"
+        " round((100 * ci_high)::numeric, 1) as ci_high, round(p_value::numeric, 4) as p_value"
+        " from ml.metric_period_changes where as_of = %(d)s and comparison = 'wow' order by p_value",
+        {"d": day},
+        url,
+    )
+
+
+def churn_model_history(limit: int = 5, url: str | None = None):
+    return warehouse.read_frame(
+        "select version, promoted, eval_cutoff, train_size, eval_size,"
+        " round((metrics->'xgboost'->>'roc_auc')::numeric, 4) as roc_auc,"
+        " round((metrics->'logistic_baseline'->>'roc_auc')::numeric, 4) as baseline_roc_auc, decision"
+        " from ml.churn_model_versions order by trained_at desc limit %(n)s",
+        {"n": limit},
+        url,
+    )
+
+
+def promoted_model(url: str) -> dict | None:
+    """The currently promoted model version (newest promoted row), or None."""
+    if not warehouse.table_exists("ml.churn_model_versions", url):
+        return None
+    rows = warehouse.read_frame(
+        "select version, feature_list, model_bytes, metrics from ml.churn_model_versions where promoted"
+        " order by trained_at desc limit 1",
+        url=url,
+    )
+    if rows.empty:
+        return None
+    row = rows.iloc[0]
+    return {
+        "version": row["version"],
+        "feature_list": list(row["feature_list"]),
+        "model_bytes": bytes(row["model_bytes"]),
+        "metrics": row["metrics"],
+    }
+
+
+def riskiest_users(day, limit: int, url: str | None = None):
+    return warehouse.read_frame(
+        "select user_key, round(churn_probability::numeric, 3) as p, risk_tier, reason_1, reason_2, reason_3"
+        " from ml.churn_scores where score_date = %(d)s order by churn_probability desc limit %(n)s",
+        {"d": day, "n": limit},
+        url,
+    )
+
+
+def churn_risk_by_channel(day, url: str | None = None):
+    return warehouse.read_frame(
+        "select segment_value as channel, users, round(mean_churn_probability::numeric, 3) as mean_p,"
+        " round(high_risk_share::numeric, 3) as high_share from ml.churn_risk_by_segment"
+        " where score_date = %(d)s and segment_type = 'acquisition_channel' order by mean_p desc",
+        {"d": day},
+        url,
+    )
+
+
+def personas_of_week(week_start, url: str | None = None):
+    return warehouse.read_frame(
+        "select persona, users, round(share::numeric, 3) as share, round(mean_active_days::numeric, 1)"
+        " as active_days, round(productions_per_user::numeric, 1) as productions,"
+        " round(value_share::numeric, 3) as value_share from ml.persona_summary where week_start = %(w)s"
+        " order by users desc",
+        {"w": week_start},
+        url,
+    )
+
+
+def persona_moves(week_start, limit: int = 10, url: str | None = None):
+    return warehouse.read_frame(
+        "select from_persona, to_persona, users, round(share_of_from::numeric, 3) as share_of_from"
+        " from ml.persona_migration where week_start = %(w)s and from_persona <> to_persona"
+        " order by users desc limit %(n)s",
+        {"w": week_start, "n": limit},
+        url,
+    )

@@ -1,22 +1,18 @@
-"""Once per flag: which anomaly flags were alerted (table `insights.alerts_sent`), which are pending, and sending the
-pending ones. Each flag is handled in a transaction of its own that holds its alert row locked while it is
-delivered, so two sensor ticks (or a tick and a CLI run) never send the same flag twice."""
+"""Once per flag: which anomaly flags were alerted (table `insights.alerts_sent`), which are pending, and the record
+of each delivery (the delivery itself is `reports.alerts`). Each flag is handled in a transaction of its own that
+holds its alert row locked while it is delivered, so two sensor ticks (or a tick and a CLI run) never send the same
+flag twice."""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date
+from typing import Any
 
-from hitcraft_assets import warehouse
-from hitcraft_assets.reports.alerts import (
-    AlertSettings,
-    AnomalyFlag,
-    anomaly_alert_message,
-    notify,
-    reporting_today,
-)
-from hitcraft_assets.warehouse import Table
+from hitcraft_assets.store import warehouse
+from hitcraft_assets.store.warehouse import Table
 
 logger = logging.getLogger(__name__)
 
@@ -37,6 +33,37 @@ ALERTS_SENT = Table(
     ),
     ("metric_date", "metric", "segment_type", "segment_value"),
 )
+
+
+@dataclass(frozen=True)
+class AnomalyFlag:
+    """One row of ml.anomaly_flags; a product-wide flag carries the segment flags of its metric and day."""
+
+    metric_date: date
+    metric: str
+    segment_type: str
+    segment_value: str
+    value: float | None = None
+    expected: float | None = None
+    lower_bound: float | None = None
+    upper_bound: float | None = None
+    severity: float | None = None
+    direction: str | None = None
+    root_cause: str | None = None
+    segments: tuple[AnomalyFlag, ...] = ()
+    #: channels that already got this flag on an earlier, partly failed attempt
+    delivered: tuple[str, ...] = ()
+
+    @property
+    def key(self) -> tuple[date, str, str, str]:
+        return (self.metric_date, self.metric, self.segment_type, self.segment_value)
+
+    @property
+    def segment(self) -> str | None:
+        """'platform = ios' for a segment flag, None for a product-wide one."""
+        return None if self.segment_type == "all" else f"{self.segment_type} = {self.segment_value}"
+
+
 SENT, SKIPPED_OLD, FAILED = "sent", "skipped_old", "failed"
 _FLAGS = "ml.anomaly_flags"
 _FLAG_COLUMNS = ", ".join(
@@ -127,25 +154,28 @@ def pending_flags(url: str | None, min_severity: float, max_attempts: int = 3) -
     return flags
 
 
-def send_pending_alerts(settings: AlertSettings, url: str | None = None, today: date | None = None) -> AlertRun:
-    """Alert every pending flag once (see `pending_flags`): by e-mail to `settings.recipients` and to the webhook.
-    Flags older than `settings.max_age_days` before `today` (default: today in the reporting time zone) are recorded
-    as 'skipped_old' and never sent. A failed delivery is recorded as 'failed' with its error and retried on the next
-    call (only the channels that failed) until `settings.max_attempts`."""
-    today = today or reporting_today()
-    oldest = today - timedelta(days=settings.max_age_days)
+def handle_pending_flags(
+    url: str | None,
+    deliver: Callable[[AnomalyFlag, tuple[str, ...]], Any],
+    *,
+    min_severity: float,
+    max_attempts: int,
+    oldest: date,
+) -> AlertRun:
+    """Deliver every pending flag once with `deliver(flag, channels_already_delivered)` (which returns an outcome
+    with `ok`, `delivered` and `errors`), recording each outcome; flags of days before `oldest` are recorded as
+    skipped, never delivered."""
     run = AlertRun()
-    flags = pending_flags(url, settings.min_severity, settings.max_attempts)
+    flags = pending_flags(url, min_severity, max_attempts)
     if not flags:
         return run
     with warehouse.connection(url) as conn:
         for flag in flags:
-            _handle(conn, flag, flag.metric_date < oldest, settings, run)
-    logger.info("anomaly alerts: %s", run.summary())
+            _handle(conn, flag, flag.metric_date < oldest, max_attempts, deliver, run)
     return run
 
 
-def _handle(conn, flag: AnomalyFlag, too_old: bool, settings: AlertSettings, run: AlertRun) -> None:
+def _handle(conn, flag: AnomalyFlag, too_old: bool, max_attempts: int, deliver, run: AlertRun) -> None:
     """One flag in one transaction: claim its row (insert if missing, then lock it), re-check its status under the
     lock, deliver, record. A concurrent pass waits on the lock and then finds the flag handled."""
     key = list(flag.key)
@@ -157,7 +187,7 @@ def _handle(conn, flag: AnomalyFlag, too_old: bool, settings: AlertSettings, run
         )
         cur.execute(f"select status, attempts, channels from {ALERTS_SENT.qualified} where {_KEY} for update", key)
         status, attempts, channels = cur.fetchone()
-        if status in (SENT, SKIPPED_OLD) or attempts >= settings.max_attempts:
+        if status in (SENT, SKIPPED_OLD) or attempts >= max_attempts:
             run.already_handled += 1
             return
         if too_old:
@@ -167,7 +197,7 @@ def _handle(conn, flag: AnomalyFlag, too_old: bool, settings: AlertSettings, run
             run.skipped_old.append(flag)
             return
         done = tuple(c for c in (channels or "").split(",") if c)
-        outcome = notify(anomaly_alert_message(flag, settings), settings.recipients, settings, skip=done)
+        outcome = deliver(flag, done)
         delivered = done + outcome.delivered
         error = "; ".join(f"{channel}: {message}" for channel, message in outcome.errors.items()) or None
         cur.execute(
@@ -180,7 +210,7 @@ def _handle(conn, flag: AnomalyFlag, too_old: bool, settings: AlertSettings, run
     else:
         logger.warning("alert for %s %s %s failed: %s", flag.metric, flag.metric_date, flag.segment or "", error)
         run.failed.append((flag, error))
-        if attempts + 1 < settings.max_attempts:
+        if attempts + 1 < max_attempts:
             run.retry.append(flag)
 
 

@@ -20,8 +20,8 @@ from datetime import date
 
 import pandas as pd
 
-from hitcraft_assets import insight_library, marts, warehouse
 from hitcraft_assets.reports import ask
+from hitcraft_assets.store import insight_library, marts, warehouse
 
 logger = logging.getLogger(__name__)
 

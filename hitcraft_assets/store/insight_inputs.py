@@ -12,8 +12,8 @@ from decimal import Decimal
 
 import pandas as pd
 
-from hitcraft_assets import marts, warehouse
 from hitcraft_assets.analytics.insights import InsightInputs
+from hitcraft_assets.store import marts, warehouse
 
 #: Days read before the first insight day: the longest history a generator looks at (8 weeks of metric history,
 #: signups 35+ days before for day-30 retention, their first weeks of activity) with margin.

@@ -17,9 +17,9 @@ EMPTY_LIBRARY = "no insights yet: materialize insights/insights (`hitcraft demo`
 
 
 def _database():
-    from hitcraft_assets.cli import _EmbeddedDatabase
+    from hitcraft_assets.cli.common import EmbeddedDatabase
 
-    return _EmbeddedDatabase()
+    return EmbeddedDatabase()
 
 
 @insights_app.command()
@@ -39,25 +39,19 @@ def search(
 ) -> None:
     """Find insights, newest day first, then by rank: day, rank, type, p- and q-value (Benjamini-Hochberg) and
     title; with --full the statement and the recommendations."""
-    from hitcraft_assets import insight_library, warehouse
-    from hitcraft_assets.cli import UserError, _parse_day
+    from hitcraft_assets.cli.common import UserError, parse_day
+    from hitcraft_assets.store import insight_library
 
     if insight_type and insight_type not in INSIGHT_TYPES:
         raise UserError(f"--type {insight_type!r} is not one of {', '.join(INSIGHT_TYPES)}")
     if rejected and everything:
         raise UserError("--rejected and --all exclude each other")
-    start = _parse_day(since, "--since") if since else None
-    end = _parse_day(until, "--until") if until else None
+    start = parse_day(since, "--since") if since else None
+    end = parse_day(until, "--until") if until else None
     if start and end and start > end:
         raise UserError(f"--since {start} is after --until {end}")
     with _database():
-        stored = (
-            insight_library.exists()
-            and warehouse.read_frame(
-                f"select exists (select 1 from {insight_library.INSIGHT_LIBRARY.qualified}) as any"
-            )["any"].item()
-        )
-        if not stored:
+        if not insight_library.has_rows():
             raise UserError(EMPTY_LIBRARY)
         frame = insight_library.search(
             text=text,
@@ -117,9 +111,9 @@ def _details(insight) -> str:
 def ask(question: str = typer.Argument(..., help="A question in plain language, in quotes.")) -> None:
     """Answer a question about the product analytics in plain language: Claude looks the numbers up in the
     warehouse (read-only SQL, metrics, the insight library) and cites them; needs ANTHROPIC_API_KEY."""
-    from hitcraft_assets.ask_backend import WarehouseAskBackend
     from hitcraft_assets.reports.ask import NOT_CONFIGURED, answer_question
     from hitcraft_assets.reports.claude import claude_settings_from_env
+    from hitcraft_assets.store.ask_backend import WarehouseAskBackend
 
     settings = claude_settings_from_env()
     if not settings.enabled:

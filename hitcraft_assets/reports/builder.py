@@ -12,9 +12,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from hitcraft_assets import insight_library, marts, settings, warehouse
-from hitcraft_assets.insight_inputs import read_table
+from hitcraft_assets import settings
 from hitcraft_assets.reports.daily import REPORT_KINDS, Report
+from hitcraft_assets.store import insight_library, marts, warehouse
+from hitcraft_assets.store.insight_inputs import read_table
 
 logger = logging.getLogger(__name__)
 

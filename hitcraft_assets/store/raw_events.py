@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
 from hitcraft_assets.mixpanel.lines import DayGrid, LineParser, copy_text
-from hitcraft_assets.warehouse import IteratorReader
+from hitcraft_assets.store import warehouse
+from hitcraft_assets.store.warehouse import IteratorReader
 
 log = logging.getLogger(__name__)
 
@@ -327,3 +328,30 @@ def replace_profiles(conn, profiles: Iterator[dict], *, source: str) -> int:
         stored = cur.fetchone()[0]
     conn.commit()
     return stored
+
+
+def stored_rows(first: date, last: date, url: str | None = None) -> int:
+    """Rows of `raw.events` in the reporting days first..last (0 before the first load)."""
+    if not warehouse.table_exists("raw.events", url):
+        return 0
+    with warehouse.connection(url) as conn, conn.cursor() as cur:
+        cur.execute("select count(*) from raw.events where partition_date between %s and %s", (first, last))
+        return cur.fetchone()[0]
+
+
+def profile_count(url: str | None = None) -> int:
+    """Profiles in `raw.profiles` (0 before the first load)."""
+    if not warehouse.table_exists("raw.profiles", url):
+        return 0
+    with warehouse.connection(url) as conn, conn.cursor() as cur:
+        cur.execute("select count(*) from raw.profiles")
+        return cur.fetchone()[0]
+
+
+def profiles_by_role(conn) -> list[tuple[str, int]]:
+    """(role, profiles) of raw.profiles, most first; `(none)` for profiles without a role."""
+    with conn.cursor() as cur:
+        cur.execute(
+            "select coalesce(properties->>'role', '(none)'), count(*) from raw.profiles group by 1 order by 2 desc"
+        )
+        return cur.fetchall()
