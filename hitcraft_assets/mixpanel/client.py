@@ -6,6 +6,10 @@
 * Service-account Basic auth plus the required `project_id` parameter; one rate limiter (60/h, 3/s by
   default) shared by both APIs; retries with exponential backoff and full jitter on 429 (Retry-After
   honoured), 5xx, connection errors and `export terminated early` streams; 400/401/402/403 fail at once.
+* A truncated 200 body is retried like a broken connection, never taken as the whole export: a gzip stream
+  without its end (final block and CRC/length trailer), a CRC or length mismatch, or a body whose length
+  differs from Content-Length (`ExportTruncatedError`). The gzip body is decoded here, not by httpx, whose
+  decoder accepts a gzip stream cut anywhere (even where the NDJSON lines happen to end cleanly).
 
 JQL is not supported on purpose: Mixpanel keeps it in maintenance mode; the export API is the source of truth.
 """
@@ -16,6 +20,7 @@ import json
 import logging
 import random
 import time
+import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -183,6 +188,29 @@ def iter_ndjson_lines(chunks: Iterator[bytes]) -> Iterator[bytes]:
             pending.append(tail)
     if pending and (line := emit(b"".join(pending))) is not None:
         yield line
+
+
+def gunzip_complete(raw: Iterator[bytes]) -> Iterator[bytes]:
+    """Decode a gzip body (concatenated members allowed), raising `ExportTruncatedError` unless it ends with a
+    complete member whose CRC-32 and length check out. A body of zero bytes is an empty export."""
+    decoder = zlib.decompressobj(wbits=31)
+    received = False
+    try:
+        for chunk in raw:
+            received = received or bool(chunk)
+            while chunk:
+                if decoder.eof:  # the next member of a multi-member stream
+                    decoder = zlib.decompressobj(wbits=31)
+                data = decoder.decompress(chunk)
+                if data:
+                    yield data
+                chunk = decoder.unused_data if decoder.eof else b""
+    except zlib.error as exc:  # CRC or length mismatch, corrupt deflate data
+        raise ExportTruncatedError(f"corrupt gzip export stream ({exc}): truncated or damaged response") from exc
+    if received and not decoder.eof:
+        raise ExportTruncatedError(
+            "gzip export stream ended before its end (no final block / CRC and length trailer): truncated response"
+        )
 
 
 _RETRYABLE_TRANSPORT = (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError, httpx.ProxyError)
@@ -359,9 +387,21 @@ class MixpanelClient:
 
     def _counted_lines(self, response: httpx.Response, stats: ExportStats) -> Iterator[bytes]:
         def chunks() -> Iterator[bytes]:
-            for chunk in response.iter_bytes():
+            encoding = response.headers.get("content-encoding", "").strip().lower()
+            streamed = not response.is_stream_consumed  # False: read and decoded already (in-memory transports)
+            if streamed and encoding in ("gzip", "x-gzip"):
+                body = gunzip_complete(response.iter_raw())
+            else:
+                body = response.iter_bytes()
+            for chunk in body:
                 stats.decoded_bytes += len(chunk)
                 yield chunk
+            declared = response.headers.get("content-length", "").strip()
+            if streamed and declared.isdigit() and int(declared) != response.num_bytes_downloaded:
+                raise ExportTruncatedError(
+                    f"export body has {response.num_bytes_downloaded} bytes but Content-Length says {declared}: "
+                    "truncated response"
+                )
 
         stats.complete = False
         try:

@@ -84,7 +84,8 @@ class MixpanelConnectionError(MixpanelError):
 
 
 class ExportTruncatedError(MixpanelError):
-    """The export stream ended with Mixpanel's `export terminated early` line instead of data. Retried."""
+    """The export body is incomplete: Mixpanel's `export terminated early` line, a gzip stream without its end
+    or with a CRC/length mismatch, or fewer bytes than Content-Length. Retried; never taken as the export."""
 
     retryable = True
 

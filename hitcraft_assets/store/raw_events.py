@@ -3,10 +3,17 @@
 A load replaces a set of reporting days in one transaction: TRUNCATE the day partitions, COPY the export
 stream into the parent table (PostgreSQL routes rows to the day partitions), COPY quarantined lines, commit.
 A crash anywhere before the commit leaves the previous contents; a re-run gives the same rows.
+
+The parser (`lines.py`) quarantines every line it knows PostgreSQL cannot store, so the day's COPY does not
+fail. Should PostgreSQL still refuse a row (a data or limit error: a class the parser does not know, e.g. a
+character the database encoding lacks), the window is exported again and copied in batches, each in a
+savepoint; a refused batch is bisected down to its refused rows, which go to the quarantine as
+`rejected_by_postgres` with PostgreSQL's message and the raw line. One bad line never fails the day.
 """
 
 from __future__ import annotations
 
+import io
 import logging
 import time
 import uuid
@@ -87,6 +94,20 @@ comment on table raw.events_quarantine is
 """
 
 _DDL_LOCK = 7_301_001  # advisory lock id serialising DDL between concurrent runs
+_FALLBACK_BATCH_ROWS = 5000  # rows per savepoint in the per-row fallback
+_FALLBACK_BATCH_BYTES = 8 << 20
+# SQLSTATE classes of errors a row's content causes: data exception, integrity violation, program limit
+# exceeded (e.g. 54001 stack depth of a deep jsonb). Anything else (connection, cancel) is not the row's fault.
+_ROW_ERROR_CLASSES = ("22", "23", "54")
+
+
+class _RowRefused(Exception):
+    """PostgreSQL refused a row of the streamed COPY (carries its error); the loader falls back per row."""
+
+
+def _is_row_error(exc: BaseException) -> bool:
+    code = getattr(exc, "pgcode", None)
+    return bool(code) and code[:2] in _ROW_ERROR_CLASSES
 
 
 def ensure_schema(conn) -> None:
@@ -204,11 +225,71 @@ def load_window(
                 cur.execute("rollback to savepoint export_attempt")
                 if reader.error is not None and reader.error is not exc:
                     raise reader.error from None  # the export's own error, so the client can retry it
+                if _is_row_error(exc):  # not a Mixpanel error: the client does not retry it, load_window does
+                    raise _RowRefused(str(exc).strip()) from exc
                 raise
             cur.execute("release savepoint export_attempt")
             return parser
 
-        parser = export(consume)
+        def consume_row_by_row(lines: Iterator[bytes]) -> LineParser:
+            """Like `consume`, but COPY in batches in savepoints; a refused batch is bisected to its bad rows."""
+            nonlocal attempts
+            attempts += 1
+            parser = LineParser(grid, *export_bounds_utc, load_columns, local_time_to_utc)
+            copy_sql = f"copy raw.events ({RAW_EVENT_COPY_COLUMNS}) from stdin"
+
+            def copy_batch(batch: list[tuple[bytes, bytes, date, int]]) -> None:
+                cur.execute("savepoint copy_batch")
+                try:
+                    cur.copy_expert(copy_sql, io.BytesIO(b"".join(row for row, *_ in batch)), size=1 << 16)
+                except Exception as exc:
+                    cur.execute("rollback to savepoint copy_batch")
+                    if not _is_row_error(exc):
+                        raise
+                    if len(batch) == 1:
+                        _, line, day, number = batch[0]
+                        log.warning("PostgreSQL refused export line %d (quarantined): %s", number, exc)
+                        parser.reject_row(line, day, number, f"{type(exc).__name__}: {str(exc).strip()}")
+                        return
+                    half = len(batch) // 2
+                    copy_batch(batch[:half])
+                    copy_batch(batch[half:])
+                    return
+                cur.execute("release savepoint copy_batch")
+
+            cur.execute("savepoint export_attempt")
+            try:
+                cur.execute(f"truncate {', '.join(partition_table(d) for d in days)}")
+                cur.execute(
+                    "delete from raw.events_quarantine where partition_date between %s and %s", (days[0], days[-1])
+                )
+                batch: list[tuple[bytes, bytes, date, int]] = []
+                size = 0
+                for row in parser._rows(lines):
+                    batch.append((row, parser.row_line, parser.row_day, parser.lines))
+                    size += len(row)
+                    if len(batch) >= _FALLBACK_BATCH_ROWS or size >= _FALLBACK_BATCH_BYTES:
+                        copy_batch(batch)
+                        batch, size = [], 0
+                if batch:
+                    copy_batch(batch)
+            except BaseException:
+                cur.execute("rollback to savepoint export_attempt")
+                raise
+            cur.execute("release savepoint export_attempt")
+            return parser
+
+        try:
+            parser = export(consume)
+        except _RowRefused as exc:
+            log.warning(
+                "PostgreSQL refused a row of the export %s..%s (%s); exporting the window again to copy it "
+                "row by row and quarantine the refused lines",
+                export_from,
+                export_to,
+                exc,
+            )
+            parser = export(consume_row_by_row)
         _store_quarantine(cur, parser, days, source, load_id, loaded_at)
         seconds = time.monotonic() - started
         cur.execute(

@@ -75,20 +75,28 @@ class Fault:
     `Retry-After: <retry_after>` when set. "reset": send `after_lines` lines then abort the connection.
     "terminated_early": send `after_lines` lines, then Mixpanel's `export terminated early` line, status 200.
     "slow": send `after_lines` lines, then stall `retry_after` seconds (default 1.0), then continue normally.
+    "truncated": a 200 body whose HTTP framing ends cleanly but whose content stops after `after_lines` lines
+    (at the end of the body when it has fewer): `cut="line_boundary"` stops right after a newline,
+    `cut="mid_line"` in the middle of the next line. With gzip the deflate data is sync-flushed (every byte
+    sent decodes) but the gzip stream has no end (no final block, no CRC/length trailer); without gzip nothing
+    on the wire shows the cut. "bad_gzip_trailer": the whole body, but the gzip trailer's CRC is wrong.
     """
 
-    kind: Literal["status", "reset", "terminated_early", "slow"]
+    kind: Literal["status", "reset", "terminated_early", "slow", "truncated", "bad_gzip_trailer"]
     status: int | None = None
     retry_after: float | None = None
     after_lines: int = 0
     path: str = EXPORT_PATH
     body: str | None = None
+    cut: Literal["line_boundary", "mid_line"] = "line_boundary"
 
     def __post_init__(self) -> None:
-        if self.kind not in ("status", "reset", "terminated_early", "slow"):
+        if self.kind not in ("status", "reset", "terminated_early", "slow", "truncated", "bad_gzip_trailer"):
             raise ValueError(f"unknown fault kind {self.kind!r}")
         if self.kind == "status" and not self.status:
             raise ValueError("a 'status' fault needs status=")
+        if self.cut not in ("line_boundary", "mid_line"):
+            raise ValueError(f"unknown cut {self.cut!r}")
 
 
 class _HTTPError(Exception):
@@ -122,7 +130,10 @@ class SampleMixpanelApp:
         faults: list[Fault] | None = None,
         rate_limit_per_second: float | None = None,
         engage_page_size: int = 1000,
+        inject_lines: list[tuple[int, bytes]] | None = None,
     ):
+        """`inject_lines`: (n, line) pairs: every export body carries `line` (bytes, no newline) right after its
+        n-th simulated line (at the end when it has fewer), e.g. to serve malformed lines; not consumed."""
         if simulator is None:
             from .scenario import load_scenario
 
@@ -137,6 +148,7 @@ class SampleMixpanelApp:
         self.faults: list[Fault] = list(faults or [])
         self.rate_limit_per_second = rate_limit_per_second
         self.engage_page_size = int(engage_page_size)
+        self.inject_lines = sorted(inject_lines or [], key=lambda pair: pair[0])
         self.requests: list[dict] = []
         self._lock = threading.Lock()
         self._recent: collections.deque[float] = collections.deque()
@@ -292,6 +304,8 @@ class SampleMixpanelApp:
         record["status"] = 200
         start_response("200 OK", headers)
         lines = self._lines(start, end, now_ms, events_filter, where, limit)
+        if self.inject_lines:
+            lines = _with_injected(lines, self.inject_lines)
         return _Body(self._framed(lines, record, fault, gz))
 
     def _lines(self, start, end, now_ms, events_filter, where, limit) -> Iterator[bytes]:
@@ -326,7 +340,8 @@ class SampleMixpanelApp:
         buf: list[bytes] = []
         size = 0
         count = 0
-        trigger = fault.after_lines if fault is not None and fault.kind != "status" else None
+        trigger = fault.after_lines if fault is not None and fault.kind not in ("status", "bad_gzip_trailer") else None
+        bad_trailer = fault is not None and fault.kind == "bad_gzip_trailer"
 
         def out(chunk: bytes) -> bytes:
             return comp.compress(chunk) if comp is not None else chunk
@@ -340,9 +355,15 @@ class SampleMixpanelApp:
             return data
 
         def at_trigger() -> Iterator[bytes]:
-            data = flush_buf()
+            if fault.kind == "truncated" and fault.cut == "mid_line":
+                following = next(lines, None)
+                if following is not None:
+                    buf.append(following[: max(1, len(following) // 2)])
+            data = flush_buf()  # gzip: sync-flushed, so everything sent decodes
             if data:
                 yield data
+            if fault.kind == "truncated":
+                return  # ends the body: no final deflate block, no gzip trailer
             if fault.kind == "reset":
                 raise ConnectionReset("sample Mixpanel: connection reset (injected fault)")
             if fault.kind == "terminated_early":
@@ -352,7 +373,7 @@ class SampleMixpanelApp:
 
         if trigger == 0:
             yield from at_trigger()
-            if fault.kind == "terminated_early":
+            if fault.kind in ("terminated_early", "truncated"):
                 return
         for line in lines:
             buf.append(line)
@@ -361,7 +382,7 @@ class SampleMixpanelApp:
             record["lines_sent"] = count
             if trigger is not None and count == trigger:
                 yield from at_trigger()
-                if fault.kind == "terminated_early":
+                if fault.kind in ("terminated_early", "truncated"):
                     return
                 trigger = None
                 continue
@@ -371,11 +392,13 @@ class SampleMixpanelApp:
                     yield data
         if trigger is not None:  # fewer lines than after_lines: apply the fault at the end
             yield from at_trigger()
-            if fault.kind == "terminated_early":
+            if fault.kind in ("terminated_early", "truncated"):
                 return
         tail = b"".join(buf)
         if comp is not None:
             tail = comp.compress(tail) + comp.flush()
+            if bad_trailer:  # gzip trailer: CRC-32 then length, little-endian; flip the CRC's bits
+                tail = tail[:-8] + bytes(b ^ 0xFF for b in tail[-8:-4]) + tail[-4:]
         if tail:
             yield tail
 
@@ -427,6 +450,18 @@ class SampleMixpanelApp:
         record["lines_sent"] = len(results)
         start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
         return [body]
+
+
+def _with_injected(lines: Iterator[bytes], injected: list[tuple[int, bytes]]) -> Iterator[bytes]:
+    pending = list(injected)
+    count = 0
+    for line in lines:
+        yield line
+        count += 1
+        while pending and pending[0][0] <= count:
+            yield pending.pop(0)[1] + b"\n"
+    for _, line in pending:
+        yield line + b"\n"
 
 
 class _Body:

@@ -48,6 +48,8 @@ def test_each_bad_line_kind_is_quarantined_with_its_reason(conn):
         ],
         "unstorable_json": [
             b'{"event": "Render Started", "properties": {"time": %d, "name": "\\ud83d"}}' % t,
+        ],
+        "non_finite_number": [  # never stored as null
             b'{"event": "Render Started", "properties": {"time": %d, "big": 123456789012345678901234567890, '
             b'"x": NaN}}' % t,
         ],
@@ -57,7 +59,12 @@ def test_each_bad_line_kind_is_quarantined_with_its_reason(conn):
     result, _ = load(conn, [DAY], _good(20) + list(bad.values()) + [no_distinct_id] + extra)
 
     assert result.rows_by_day == {DAY: 21}
-    assert result.quarantine_reasons == {**{reason: 1 for reason in bad}, "invalid_time": 3, "unstorable_json": 2}
+    assert result.quarantine_reasons == {
+        **{reason: 1 for reason in bad},
+        "invalid_time": 3,
+        "unstorable_json": 1,
+        "non_finite_number": 1,
+    }
     with conn.cursor() as cur:
         cur.execute("select reason, raw_line from raw.events_quarantine order by line_number")
         stored = {reason: bytes(raw) for reason, raw in cur.fetchall()}

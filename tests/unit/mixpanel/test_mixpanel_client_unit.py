@@ -4,6 +4,7 @@ import base64
 import gzip
 import json
 import logging
+import zlib
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfoNotFoundError
@@ -226,6 +227,65 @@ def test_export_streams_awkward_gzip_chunks():
     assert stats.decoded_bytes == len(BODY)
     assert stats.content_encoding == "gzip"
     assert stats.attempts == 1
+
+
+def _gzip_cut_on_a_line_boundary(body: bytes, keep_lines: int) -> bytes:
+    """A gzip stream of `body` cut after `keep_lines` lines: everything sent decodes, but no end or trailer."""
+    compressor = zlib.compressobj(6, zlib.DEFLATED, 31)
+    head = b"".join(body.splitlines(keepends=True)[:keep_lines])
+    return compressor.compress(head) + compressor.flush(zlib.Z_SYNC_FLUSH)
+
+
+@pytest.mark.parametrize(
+    "body_of",
+    [
+        pytest.param(lambda full: _gzip_cut_on_a_line_boundary(BODY, 2), id="no_trailer_on_a_line_boundary"),
+        pytest.param(lambda full: full[:-8] + bytes(b ^ 0xFF for b in full[-8:-4]) + full[-4:], id="bad_crc"),
+        pytest.param(lambda full: full[:-4] + (len(BODY) + 1).to_bytes(4, "little"), id="bad_length"),
+    ],
+)
+def test_incomplete_gzip_body_is_retried_never_returned(body_of):
+    full = gzip.compress(BODY)
+    bodies = [body_of(full), full]
+    calls: list[list[bytes]] = []
+
+    def handler(request):
+        return httpx.Response(200, headers={"Content-Encoding": "gzip"}, stream=ChunkStream([bodies.pop(0)]))
+
+    def consume(lines):
+        calls.append(list(lines))
+        return calls[-1]
+
+    with make_client(handler) as client:
+        assert client.export(date(2026, 2, 1), date(2026, 2, 1), consume) == RECORDS
+        assert client.last_export_stats.attempts == 2
+    assert len(calls) == 1  # the first attempt raised inside consume: its lines never came back as a result
+
+
+def test_incomplete_gzip_body_every_time_raises_truncated():
+    cut = _gzip_cut_on_a_line_boundary(BODY, 2)
+
+    def handler(request):
+        return httpx.Response(200, headers={"Content-Encoding": "gzip"}, stream=ChunkStream([cut]))
+
+    with make_client(handler, max_retries=1) as client, pytest.raises(ExportTruncatedError, match="truncated"):
+        client.export(date(2026, 2, 1), date(2026, 2, 1), collect)
+
+
+def test_body_shorter_than_content_length_is_truncated():
+    def handler(request):
+        return httpx.Response(200, headers={"Content-Length": str(len(BODY) + 10)}, stream=ChunkStream([BODY]))
+
+    with make_client(handler, max_retries=0) as client, pytest.raises(ExportTruncatedError, match="Content-Length"):
+        client.export(date(2026, 2, 1), date(2026, 2, 1), collect)
+
+
+def test_empty_gzip_export_is_empty():
+    def handler(request):
+        return httpx.Response(200, headers={"Content-Encoding": "gzip"}, stream=ChunkStream([]))
+
+    with make_client(handler) as client:
+        assert client.export(date(2026, 2, 1), date(2026, 2, 1), collect) == []
 
 
 # --- dates -------------------------------------------------------------------------------------------------
