@@ -8,7 +8,7 @@
 #}
 {{ config(materialized='table', indexes=[{'columns': ['user_key'], 'unique': true}]) }}
 
-{%- set attributes = ['role', 'experience_level', 'utm_source', 'platform', 'country'] %}
+{%- set attributes = user_attribute_columns() %}
 
 with from_events as (
     select

@@ -31,15 +31,15 @@ feature_use as (
 ),
 
 weekly_active as (
-    select {{ product_week_start('event_date') }} as week_start, count(distinct user_key) as active_users
+    select {{ iso_week_start('event_date') }} as week_start, count(distinct user_key) as active_users
     from activity
-    group by {{ product_week_start('event_date') }}
+    group by {{ iso_week_start('event_date') }}
 ),
 
 weekly_adopters as (
-    select feature, {{ product_week_start('event_date') }} as week_start, count(distinct user_key) as adopters
+    select feature, {{ iso_week_start('event_date') }} as week_start, count(distinct user_key) as adopters
     from feature_use
-    group by feature, {{ product_week_start('event_date') }}
+    group by feature, {{ iso_week_start('event_date') }}
 ),
 
 weekly as (
@@ -55,9 +55,9 @@ weekly as (
 ),
 
 eligible as (
-    select u.user_key, u.first_seen_date, {{ product_week_start('u.first_seen_date') }} as cohort_week
+    select u.user_key, u.first_seen_date, {{ iso_week_start('u.first_seen_date') }} as cohort_week
     from {{ ref('dim_users') }} as u
-    where {{ product_add_days('u.first_seen_date', 34) }} <= (select max(event_date) from activity)
+    where {{ add_days('u.first_seen_date', 34) }} <= (select max(event_date) from activity)
 ),
 
 retained as (
@@ -65,8 +65,8 @@ retained as (
     from eligible as u
     inner join activity as a
         on a.user_key = u.user_key
-       and a.event_date between {{ product_add_days('u.first_seen_date', 28) }}
-                            and {{ product_add_days('u.first_seen_date', 34) }}
+       and a.event_date between {{ add_days('u.first_seen_date', 28) }}
+                            and {{ add_days('u.first_seen_date', 34) }}
 ),
 
 early_adopters as (
@@ -75,7 +75,7 @@ early_adopters as (
     inner join feature_use as f
         on f.user_key = u.user_key
        and f.event_date between u.first_seen_date
-                            and {{ product_add_days('u.first_seen_date', var('feature_adoption_days')) }}
+                            and {{ add_days('u.first_seen_date', var('feature_adoption_days')) }}
 ),
 
 cohort_users as (
@@ -107,7 +107,7 @@ final as (
     select
         w.feature,
         w.week_start,
-        {{ product_add_days('w.week_start', 6) }} <= (select max(event_date) from activity) as is_complete_week,
+        {{ add_days('w.week_start', 6) }} <= (select max(event_date) from activity) as is_complete_week,
         w.adopters,
         w.active_users,
         w.adoption_rate,

@@ -56,10 +56,7 @@ groups as (
 
 funnel_step_names as (
     select distinct funnel_name, step, event, property_name, property_value
-    from (
-        select funnel_name, cast(step as {{ dbt.type_int() }}) as step, event, property_name, property_value
-        from {{ ref('funnels') }}
-    ) as f
+    from ({{ funnel_definitions(ref('funnels')) }}) as f
 ),
 
 grid as (

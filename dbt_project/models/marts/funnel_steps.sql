@@ -17,13 +17,7 @@
 {%- set max_steps = funnel_max_steps(ref('funnels')) %}
 
 with definitions as (
-    select
-        funnel_name,
-        cast(step as {{ dbt.type_int() }}) as step,
-        event,
-        property_name,
-        property_value
-    from {{ ref('funnels') }}
+    {{ funnel_definitions(ref('funnels')) }}
 ),
 
 funnel_settings as (
@@ -132,6 +126,6 @@ select
     steps.property_name,
     steps.property_value,
     steps.reached_at,
-    {{ product_seconds_between('steps.entered_at', 'steps.reached_at') }} as seconds_from_entry,
-    {{ product_seconds_between('steps.previous_step_at', 'steps.reached_at') }} as seconds_from_previous_step
+    {{ seconds_between('steps.entered_at', 'steps.reached_at') }} as seconds_from_entry,
+    {{ seconds_between('steps.previous_step_at', 'steps.reached_at') }} as seconds_from_previous_step
 from steps

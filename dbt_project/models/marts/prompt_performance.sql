@@ -79,7 +79,7 @@ renders as (
         s.start_date,
         case when c.completed_at >= s.started_at then 1 else 0 end as completed,
         case when c.completed_at >= s.started_at
-             then {{ product_seconds_between('s.started_at', 'c.completed_at') }} end as seconds_to_complete,
+             then {{ seconds_between('s.started_at', 'c.completed_at') }} end as seconds_to_complete,
         coalesce(d.downloads, 0) as downloads
     from render_starts as s
     left join render_completions as c on c.render_id = s.render_id
@@ -131,7 +131,7 @@ grid as (
         p.prompt_id,
         d.metric_date,
         w.window_days,
-        {{ product_add_days('d.metric_date', '1 - w.window_days') }} as window_start
+        {{ add_days('d.metric_date', '1 - w.window_days') }} as window_start
     from prompts as p
     inner join days as d on d.metric_date >= p.first_date
     cross join windows as w

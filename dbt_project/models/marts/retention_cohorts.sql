@@ -16,7 +16,7 @@ with users as (
     select
         user_key,
         first_seen_date,
-        {{ product_week_start('first_seen_date') }} as first_seen_week
+        {{ iso_week_start('first_seen_date') }} as first_seen_week
     from {{ ref('dim_users') }}
     where first_seen_date is not null
 ),
@@ -67,7 +67,7 @@ cohorts as (
 periods as (
     {%- for grain, days, last_n in grains %}
     select cast('{{ grain }}' as {{ dbt.type_string() }}) as cohort_grain, n as period_number, {{ days }} as period_days
-    from ({{ product_integers(last_n) }}) as numbers_{{ grain }}
+    from ({{ integer_series(last_n) }}) as numbers_{{ grain }}
     {{- " union all" if not loop.last }}
     {%- endfor %}
 ),
@@ -77,8 +77,8 @@ grid as (
         c.cohort_grain,
         c.cohort_start,
         p.period_number,
-        {{ product_add_days('c.cohort_start', 'p.period_number * p.period_days') }} as period_start,
-        {{ product_add_days('c.cohort_start', 'p.period_number * p.period_days + p.period_days - 1') }} as period_end,
+        {{ add_days('c.cohort_start', 'p.period_number * p.period_days') }} as period_start,
+        {{ add_days('c.cohort_start', 'p.period_number * p.period_days + p.period_days - 1') }} as period_end,
         c.cohort_users
     from cohorts as c
     inner join periods as p on p.cohort_grain = c.cohort_grain

@@ -30,7 +30,7 @@
 ] -%}
 {%- set prompt_categories = var('prompt_categories') -%}
 {#- attributes whose first non-null value of the day dim_users needs -#}
-{%- set attributes = ['role', 'experience_level', 'utm_source', 'platform', 'country'] -%}
+{%- set attributes = user_attribute_columns() -%}
 
 with events as (
     select

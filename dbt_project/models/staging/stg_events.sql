@@ -18,6 +18,30 @@
     indexes=[{'columns': ['event_date']}, {'columns': ['user_key', 'event_time']}],
 ) }}
 
+{#- Event properties kept as typed columns: (column, Mixpanel property, numeric?), in output order. -#}
+{%- set properties = [
+    ('os', '$os', false),
+    ('browser', '$browser', false),
+    ('country', 'mp_country_code', false),
+    ('city', '$city', false),
+    ('utm_source', 'utm_source', false),
+    ('role', 'role', false),
+    ('experience_level', 'experience_level', false),
+    ('prompt_id', 'prompt_id', false),
+    ('prompt_text', 'prompt_text', false),
+    ('prompt_category', 'prompt_category', false),
+    ('render_id', 'render_id', false),
+    ('duration_s', 'duration_s', true),
+    ('error_code', 'error_code', false),
+    ('feedback_feature', 'feature', false),
+    ('rating', 'rating', true),
+    ('plan', 'plan', false),
+    ('amount', 'amount', true),
+] -%}
+{#- every column of `typed` but mp_processing_time: the dedup sort's tie-breakers, and the output columns -#}
+{%- set columns = ['event_date', 'event_time', 'event', 'distinct_id', 'insert_id', 'device_id', 'user_id', 'platform']
+    + properties | map(attribute=0) | list -%}
+
 with typed as (
     select
         partition_date as event_date,
@@ -35,23 +59,9 @@ with typed as (
         ) as user_id,
         lower(coalesce({{ prop('platform') }},
             case {{ prop('$os') }} when 'iOS' then 'ios' when 'Android' then 'android' else 'web' end)) as platform,
-        {{ prop('$os') }} as os,
-        {{ prop('$browser') }} as browser,
-        {{ prop('mp_country_code') }} as country,
-        {{ prop('$city') }} as city,
-        {{ prop('utm_source') }} as utm_source,
-        {{ prop('role') }} as role,
-        {{ prop('experience_level') }} as experience_level,
-        {{ prop('prompt_id') }} as prompt_id,
-        {{ prop('prompt_text') }} as prompt_text,
-        {{ prop('prompt_category') }} as prompt_category,
-        {{ prop('render_id') }} as render_id,
-        {{ to_float_or_null(prop('duration_s')) }} as duration_s,
-        {{ prop('error_code') }} as error_code,
-        {{ prop('feature') }} as feedback_feature,
-        {{ to_float_or_null(prop('rating')) }} as rating,
-        {{ prop('plan') }} as plan,
-        {{ to_float_or_null(prop('amount')) }} as amount,
+        {%- for column, property, numeric in properties %}
+        {{ to_float_or_null(prop(property)) if numeric else prop(property) }} as {{ column }},
+        {%- endfor %}
         mp_processing_time
     from {{ source('mixpanel', 'raw_events') }}
     where {{ in_window('partition_date', lookback_days=1, lookahead_days=1) }}
@@ -62,39 +72,15 @@ ranked as (
         typed.*,
         row_number() over (
             partition by event, distinct_id, event_time, insert_id
-            order by mp_processing_time, event_date, event_time, event, distinct_id, insert_id, device_id, user_id, platform, os, browser, country,
-                city, utm_source, role, experience_level, prompt_id, prompt_text, prompt_category, render_id,
-                duration_s, error_code, feedback_feature, rating, plan, amount
+            order by mp_processing_time, {{ columns | join(', ') }}
         ) as copy_number
     from typed
 )
 
 select
-    ranked.event_date,
-    ranked.event_time,
-    ranked.event,
-    ranked.distinct_id,
-    ranked.insert_id,
-    ranked.device_id,
-    ranked.user_id,
-    ranked.platform,
-    ranked.os,
-    ranked.browser,
-    ranked.country,
-    ranked.city,
-    ranked.utm_source,
-    ranked.role,
-    ranked.experience_level,
-    ranked.prompt_id,
-    ranked.prompt_text,
-    ranked.prompt_category,
-    ranked.render_id,
-    ranked.duration_s,
-    ranked.error_code,
-    ranked.feedback_feature,
-    ranked.rating,
-    ranked.plan,
-    ranked.amount,
+    {%- for column in columns %}
+    ranked.{{ column }},
+    {%- endfor %}
     ranked.mp_processing_time,
     coalesce(
         ranked.user_id,

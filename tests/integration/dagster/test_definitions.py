@@ -12,7 +12,9 @@ def test_definitions_load_with_assets_checks_jobs_and_schedules():
 
     graph = defs.resolve_asset_graph()
     keys = {k.to_user_string() for k in graph.get_all_asset_keys()}
-    assert {"mixpanel/raw_events", "mixpanel/raw_profiles", "staging/stg_events", "staging/int_identity_map"} <= keys
+    assert {"mixpanel/raw_events", "mixpanel/raw_profiles", "staging/stg_events"} <= keys
+    # dbt layers: staging, intermediate (int_*), marts
+    assert {"intermediate/int_identity_map", "intermediate/int_funnel_events", "marts/funnel_steps"} <= keys
     checks = {c.name for c in graph.asset_check_keys}
     assert {
         "raw_events_contract",
@@ -26,6 +28,9 @@ def test_definitions_load_with_assets_checks_jobs_and_schedules():
     assert stg.partitions_def == graph.get(dg.AssetKey(["mixpanel", "raw_events"])).partitions_def
     assert stg.backfill_policy == dg.BackfillPolicy.single_run()
     assert {"dbt", "postgres"} <= set(stg.kinds)
+    identity = graph.get(dg.AssetKey(["intermediate", "int_identity_map"]))  # tag daily: partitioned like staging
+    assert identity.partitions_def == stg.partitions_def and identity.key in stg.parent_keys
+    assert graph.get(dg.AssetKey(["intermediate", "int_funnel_events"])).partitions_def is None
     raw = graph.get(dg.AssetKey(["mixpanel", "raw_events"]))
     assert raw.backfill_policy == dg.BackfillPolicy.single_run()
     assert isinstance(raw.partitions_def, dg.DailyPartitionsDefinition)

@@ -1,7 +1,7 @@
 """Module-scoped dbt scenarios: load raw lines on a connection of our own, build, snapshot tables into Python.
 
 Tests of a module then assert on the snapshot, so nothing depends on the database state between tests
-(other modules on the same xdist worker drop `raw`, `staging` and `marts`).
+(other modules on the same xdist worker drop `raw` and the dbt schemas).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ def reset(conn) -> None:
     with conn.cursor() as cur:
         cur.execute(
             "drop schema if exists raw cascade; drop schema if exists staging cascade; "
-            "drop schema if exists marts cascade"
+            "drop schema if exists intermediate cascade; drop schema if exists marts cascade"
         )
     conn.commit()
     ensure_schema(conn)

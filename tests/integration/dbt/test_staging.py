@@ -43,7 +43,7 @@ def test_dedup_identity_merge_and_kept_anonymous_rows(conn, raw, dbt, fresh_mode
         (ts(D2, 9, 11),),
     )[0]
     assert late
-    assert query(conn, "select device_id, user_id from staging.int_identity_map") == [("dev-a", "u1")]
+    assert query(conn, "select device_id, user_id from intermediate.int_identity_map") == [("dev-a", "u1")]
 
 
 def test_rebuilding_a_window_replaces_it_and_clears_an_emptied_day(conn, raw, dbt, fresh_models):

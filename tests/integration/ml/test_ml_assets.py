@@ -58,6 +58,7 @@ def ml(warehouse_url, dbt):
     conn = warehouse.connect(warehouse_url)
     with conn.cursor() as cur:
         cur.execute("drop schema if exists raw cascade; drop schema if exists staging cascade;")
+        cur.execute("drop schema if exists intermediate cascade;")
         cur.execute("drop schema if exists marts cascade; drop schema if exists ml cascade")
     conn.commit()
     ensure_schema(conn)

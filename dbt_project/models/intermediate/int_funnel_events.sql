@@ -6,17 +6,11 @@
 {{ config(
     materialized='table',
     indexes=[{'columns': ['funnel_name', 'step', 'user_key', 'event_time']}],
-    post_hook=["{{ product_analyze(this) }}"],
+    post_hook=["{{ analyze_table(this) }}"],
 ) }}
 
 with definitions as (
-    select
-        funnel_name,
-        cast(step as {{ dbt.type_int() }}) as step,
-        event,
-        property_name,
-        property_value
-    from {{ ref('funnels') }}
+    {{ funnel_definitions(ref('funnels')) }}
 )
 
 select
