@@ -57,12 +57,13 @@ def run(work: Path) -> dict:
     started = time.monotonic()
     sample = anomaly_bench.evaluate_on_sample(metrics, segments, ANCHOR - timedelta(days=12))
     anomaly_s = time.monotonic() - started
+    from hitcraft_assets.analytics import metric_catalogue
     from hitcraft_assets.analytics.forecast import forecast_metrics
-    from hitcraft_assets.defs.ml.trends import KEY_METRICS, WARMUP_DAYS
+    from hitcraft_assets.defs.ml.trends import WARMUP_DAYS
 
     started = time.monotonic()
     _, backtest = forecast_metrics(
-        metrics, DAYS[-1], names=list(KEY_METRICS), start=DAYS[0] + timedelta(days=WARMUP_DAYS)
+        metrics, DAYS[-1], names=list(metric_catalogue.forecast_metrics()), start=DAYS[0] + timedelta(days=WARMUP_DAYS)
     )
     forecast_s = time.monotonic() - started
     activity, users = marts.user_daily_activity(url), marts.dim_users(url)

@@ -95,7 +95,14 @@ class Dbt:
         from hitcraft_assets.store import warehouse
 
         self.url = url
-        self.env = {**os.environ, **warehouse.dbt_connection_env(url), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
+        # tests run only when every model they read is built in the same invocation, as in Dagster's runs
+        # (defs/dbt/assets.py): a test that also reads a seed is not picked up by building the seed alone
+        self.env = {
+            **os.environ,
+            **warehouse.dbt_connection_env(url),
+            "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+            "DBT_INDIRECT_SELECTION": "cautious",
+        }
         self.target = work / "target"
         self.logs = work / "logs"
 

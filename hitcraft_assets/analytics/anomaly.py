@@ -46,6 +46,7 @@ from datetime import date
 import numpy as np
 import pandas as pd
 
+from hitcraft_assets.analytics import metric_catalogue
 from hitcraft_assets.analytics.anomaly_models import fit_baseline
 
 KINDS = ("count", "proportion", "ratio", "median")
@@ -55,39 +56,9 @@ OUTPUT_COLUMNS = [
     "direction", "is_anomaly", "history_days", "guard", "kind", "scale", "denominator",
 ]  # fmt: skip
 
-# Metrics whose definition looks back over a trailing window (see dbt daily_metrics): in the first days after the
-# data starts the window is truncated, so the values ramp up for reasons that are not behaviour. Those days are
-# neither judged nor used as history. new_users counts first-seen users, who are inflated the same way.
-DEFAULT_WARMUP_DAYS = {
-    "wau": 7,
-    "mau": 28,
-    "stickiness": 28,
-    "return_user_rate": 28,
-    "median_days_between_sessions": 28,
-    "new_users": 28,
-}
-
-# Kinds of the platform's daily_metrics (dbt), so that they never depend on which rows happen to be passed;
-# metrics not listed are inferred from their rows (infer_kind).
-DEFAULT_KINDS = {
-    **dict.fromkeys(["new_users", "dau", "wau", "mau", "sessions", "productions_completed", "sketch_uploads"], "count"),
-    **dict.fromkeys(
-        [
-            "stickiness",
-            "production_completion_rate",
-            "render_failure_rate",
-            "feedback_rate",
-            "return_user_rate",
-            "stems_adoption_rate",
-            "lyrics_adoption_rate",
-        ],
-        "proportion",
-    ),  # fmt: skip
-    **dict.fromkeys(
-        ["sessions_per_user", "mean_session_minutes", "events_per_session", "likes_dislikes_ratio"], "ratio"
-    ),
-    **dict.fromkeys(["median_session_minutes", "median_days_between_sessions"], "median"),
-}
+# Per metric, from the metric catalogue (seeds/metric_catalogue.csv): its kind (the noise model follows it), and its
+# warm-up days — trailing-window metrics ramp up after the data starts, and first-seen users are inflated then,
+# for reasons that are not behaviour; those days are neither judged nor used as history.
 
 
 @dataclass(frozen=True)
@@ -125,8 +96,9 @@ class AnomalyConfig:
     min_rel_change: the smallest |value - expected| / |expected| that may alarm.
     min_denominator: the smallest denominator (renders, users, sessions …) of a ratio/median that may alarm.
     warmup_days: per metric, the first days after the series' first value that are not trusted (trailing-window
-        metrics; see DEFAULT_WARMUP_DAYS).
-    kinds: metric → 'count' | 'proportion' | 'ratio' | 'median' (DEFAULT_KINDS); others are inferred.
+        metrics; default: the catalogue's warmup_days).
+    kinds: metric → 'count' | 'proportion' | 'ratio' | 'median' (default: the catalogue's kinds); a series the
+        catalogue does not declare (an ad-hoc frame) is inferred from its rows (infer_kind).
     rules: per-metric overrides (:class:`MetricRule`).
     """
 
@@ -143,8 +115,8 @@ class AnomalyConfig:
     )
     min_rel_change: float = 0.10
     min_denominator: float = 30.0
-    warmup_days: Mapping[str, int] = field(default_factory=lambda: dict(DEFAULT_WARMUP_DAYS))
-    kinds: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULT_KINDS))
+    warmup_days: Mapping[str, int] = field(default_factory=metric_catalogue.warmup_days)
+    kinds: Mapping[str, str] = field(default_factory=metric_catalogue.kinds)
     rules: Mapping[str, MetricRule] = field(default_factory=dict)
 
     def rule(self, metric: str) -> MetricRule:

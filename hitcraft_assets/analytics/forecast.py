@@ -17,7 +17,7 @@ from statsmodels.tsa.exponential_smoothing.ets import ETSModel
 
 from hitcraft_assets.analytics.metric_series import (
     KIND_PROPORTION,
-    infer_metric_kinds,
+    metric_kinds,
     prepare_metrics,
     weekly_seasonality_pvalue,
 )
@@ -113,13 +113,13 @@ def forecast_metrics(
     """Forecast each metric of the daily_metrics mart from its values up to `as_of` (see `forecast_metric`).
 
     Input `metrics`: columns metric_date, metric, value, numerator, denominator. `names` None = all metrics.
-    Proportion metrics (numerator <= denominator) are modelled on the logit scale, all others with
+    Proportion metrics (the catalogue's kind) are modelled on the logit scale, all others with
     bounds 'auto' (log1p when non-negative). The last `history_days` days are used.
     `start` (optional date): ignore days before it, e.g. the first days of a fresh backfill, when every
     user looks new. The first 6/27 days of wau/mau/stickiness (partial windows) are always ignored.
     Output: MetricForecasts(forecasts, backtest), see its docstring; forecast dates start at as_of + 1.
     """
-    kinds = infer_metric_kinds(metrics)
+    kinds = metric_kinds(metrics)
     data = prepare_metrics(metrics, as_of, names, lookback_days=history_days, start=start)
     forecast_frames, backtest_rows = [], []
     for metric, frame in data.items():

@@ -19,9 +19,9 @@ CATALOGUE_PATH = Path(__file__).resolve().parents[2] / "dbt_project" / "seeds" /
 KINDS = ("count", "proportion", "ratio", "median")
 FORMATS = ("count", "percent", "number", "minutes", "days")
 COLUMNS = (
-    "metric", "label", "description", "kind", "format", "unit", "value_sql", "numerator_sql", "denominator_sql",
-    "higher_is_better", "key_metric", "forecast", "review_chart", "by_segment", "trailing_window_days",
-    "warmup_days", "min_value", "max_value",
+    "metric", "label", "description", "kind", "format", "unit", "denominator_unit", "value_sql", "numerator_sql",
+    "denominator_sql", "higher_is_better", "key_metric", "forecast", "review_chart", "by_segment",
+    "trailing_window_days", "warmup_days", "min_value", "max_value",
 )  # fmt: skip
 
 
@@ -34,8 +34,9 @@ class Metric:
     """One catalogue row. kind: how the value is made (the anomaly noise model follows it): 'count' (value =
     numerator), 'proportion' (numerator / denominator, a share of the denominator), 'ratio' (numerator /
     denominator, unbounded), 'median' (value a daily median, denominator its sample size). format: how it is
-    written (percent, minutes, days, count, number). unit: what the counts or denominators count ("users",
-    "renders started"), used in insight texts; empty when nothing natural."""
+    written (percent, minutes, days, count, number). unit: what the value's counts count ("users"; "renders
+    started" for a share of them), in insight texts; denominator_unit: what the denominator counts ("active users"
+    for sessions per user), in root-cause sentences; either empty when nothing natural."""
 
     name: str
     label: str
@@ -43,6 +44,7 @@ class Metric:
     kind: str
     format: str
     unit: str
+    denominator_unit: str
     value_sql: str
     numerator_sql: str
     denominator_sql: str
@@ -101,6 +103,7 @@ def _metric(row: dict[str, str], line: int, path: Path) -> Metric:
         kind=row["kind"],
         format=row["format"],
         unit=row["unit"].strip(),
+        denominator_unit=row["denominator_unit"].strip(),
         value_sql=row["value_sql"].strip(),
         numerator_sql=row["numerator_sql"].strip(),
         denominator_sql=row["denominator_sql"].strip(),
@@ -175,9 +178,13 @@ def rolling_user_counts() -> dict[str, int]:
 
 
 def is_proportion(name: str | None) -> bool:
-    """True for metrics that are shares (rates, stickiness, adoption): shown in percent, changes in pp."""
+    """True for metrics that are shares (rates, stickiness, adoption): shown in percent, changes in pp. The
+    catalogue's kind decides; an insight's own measure outside the catalogue (a prompt's render completion rate, a
+    funnel's conversion rate) is a share when its name ends in `_rate`."""
+    if not name:
+        return False
     entry = metric(name)
-    return entry is not None and entry.is_proportion
+    return entry.is_proportion if entry else name.endswith("_rate")
 
 
 def higher_is_better(name: str) -> bool:
@@ -203,3 +210,8 @@ def metric_unit(name: str | None, default: str) -> str:
     """What the metric's counts or denominators count ('users', 'renders started'), else `default`."""
     entry = metric(name)
     return entry.unit if entry and entry.unit else default
+
+
+def denominator_units() -> dict[str, str]:
+    """What each ratio's or share's denominator counts, by metric."""
+    return {m.name: m.denominator_unit for m in load_catalogue().values() if m.denominator_unit}

@@ -9,19 +9,26 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from hitcraft_assets.analytics import metric_catalogue
+
 KIND_COUNT = "count"  # numerator = value, denominator NaN (new_users, dau, sessions, ...)
 KIND_PROPORTION = "proportion"  # value = numerator / denominator with numerator <= denominator
 KIND_RATIO = "ratio"  # value = numerator / denominator, unbounded (sessions_per_user, likes_dislikes_ratio, ...)
 KIND_MEDIAN = "median"  # value is a daily median, denominator its sample size, numerator NaN
 KIND_LEVEL = "level"  # value only, no parts
 
-# Metrics whose daily value counts distinct users over a trailing window: consecutive days overlap.
-ROLLING_WINDOW_DAYS = {"wau": 7, "mau": 28}
-# Metrics built on a trailing window: their first (days - 1) days of data cover a partial window (the mart
-# has no activity before its first day), so those days are not used.
-WARMUP_DAYS = {"wau": 7, "mau": 28, "stickiness": 28}
 
 SERIES_COLUMNS = ["value", "numerator", "denominator"]
+
+
+def metric_kinds(metrics: pd.DataFrame) -> dict[str, str]:
+    """Kind of each metric of a daily_metrics-shaped frame: the metric catalogue's. A frame without parts has only
+    'level' values; a metric the catalogue does not declare (an ad-hoc frame) is inferred from its parts."""
+    inferred = infer_metric_kinds(metrics)
+    if not {"numerator", "denominator"} <= set(metrics.columns):
+        return inferred
+    declared = metric_catalogue.kinds()
+    return {metric: declared.get(metric, kind) for metric, kind in inferred.items()}
 
 
 def infer_metric_kinds(metrics: pd.DataFrame) -> dict[str, str]:
@@ -65,7 +72,8 @@ def prepare_metrics(
     The index runs from the metric's first usable day to `as_of`; days without a row are NaN. The first
     usable day is the latest of: the metric's first row, as_of - lookback_days + 1, `start` (e.g. to skip
     the warm-up of a fresh backfill, when first-seen users and returning users are not yet meaningful), and,
-    when `skip_partial_windows`, the first complete window of a trailing-window metric (WARMUP_DAYS).
+    when `skip_partial_windows`, the first complete window of a trailing-window metric (the catalogue's
+    trailing_window_days: the mart has no activity before its first day, so the first windows are partial).
     Metrics without a usable row map to an empty frame. `metric_names` None means every metric in the
     frame, in order of first appearance; unknown names map to an empty frame.
     """
@@ -83,14 +91,15 @@ def prepare_metrics(
     grouped = dict(tuple(frame.groupby("metric", sort=False)))
     empty = pd.DataFrame(columns=SERIES_COLUMNS, index=pd.DatetimeIndex([], freq="D"), dtype=float)
     result = {}
+    partial_windows = metric_catalogue.trailing_window_days()
     for name in names:
         part = grouped.get(name)
         if part is None:
             result[name] = empty.copy()
             continue
         first = max(lookback_start, first_row[name])
-        if skip_partial_windows and name in WARMUP_DAYS:
-            first = max(first, first_row[name] + pd.Timedelta(days=WARMUP_DAYS[name] - 1))
+        if skip_partial_windows and name in partial_windows:
+            first = max(first, first_row[name] + pd.Timedelta(days=partial_windows[name] - 1))
         if first > end:
             result[name] = empty.copy()
             continue
@@ -130,3 +139,62 @@ def weekly_seasonality_pvalue(values: pd.Series, min_weeks: int = 3) -> float:
     if len(groups) < 7:
         return 1.0
     return float(stats.kruskal(*groups).pvalue)
+
+
+GRANULARITIES = ("day", "week", "month")
+
+
+def aggregate_periods(
+    frame: pd.DataFrame, granularity: str, kind: str, rolling: bool = False, keys: Sequence[str] = ()
+) -> pd.DataFrame:
+    """Daily rows of one metric (metric_date, value, numerator, denominator, and `keys` columns such as a segment
+    value) per day, Monday-Sunday week or calendar month.
+
+    How a period's value is made follows the metric's kind: a count is its mean per day (`total` holds the sum), a
+    rolling user count (wau, mau) the value of the period's last day, a proportion or ratio Σ numerator /
+    Σ denominator, a median the daily medians' mean weighted by their sample sizes. Output columns: *keys,
+    period_start, period_end (the last day with data), days (days with data), value, numerator, denominator, total.
+    """
+    if granularity not in GRANULARITIES:
+        raise ValueError(f"granularity {granularity!r} is not one of {GRANULARITIES}")
+    columns = [*keys, "period_start", "period_end", "days", "value", "numerator", "denominator", "total"]
+    if frame.empty:
+        return pd.DataFrame(columns=columns)
+    data = frame.copy()
+    day = pd.to_datetime(data["metric_date"])
+    if granularity == "week":
+        start = day - pd.to_timedelta(day.dt.weekday, unit="D")
+    elif granularity == "month":
+        start = day.dt.to_period("M").dt.start_time
+    else:
+        start = day
+    data = data.assign(_day=day, period_start=start.dt.date)
+    for column in SERIES_COLUMNS:
+        data[column] = pd.to_numeric(data[column], errors="coerce").astype(float)
+    rows = []
+    for group, part in data.sort_values("_day").groupby([*keys, "period_start"], sort=True):
+        group = group if isinstance(group, tuple) else (group,)
+        numerator, denominator = part["numerator"].sum(min_count=1), part["denominator"].sum(min_count=1)
+        total = float("nan")
+        if kind == "count" and rolling:
+            value = part["value"].iloc[-1]
+        elif kind == "count":
+            total = part["value"].sum(min_count=1)
+            value = part["value"].mean()
+        elif kind in (KIND_PROPORTION, KIND_RATIO):
+            value = numerator / denominator if denominator else float("nan")
+        else:  # median: weighted by sample size
+            weights = part["denominator"].fillna(0)
+            value = float((part["value"] * weights).sum() / weights.sum()) if weights.sum() else part["value"].mean()
+        rows.append(
+            {
+                **dict(zip([*keys, "period_start"], group)),
+                "period_end": part["_day"].iloc[-1].date(),
+                "days": len(part),
+                "value": value,
+                "numerator": numerator,
+                "denominator": denominator,
+                "total": total,
+            }
+        )
+    return pd.DataFrame(rows, columns=columns)

@@ -12,11 +12,11 @@ import pandas as pd
 from scipy import stats
 from statsmodels.stats.proportion import confint_proportions_2indep, test_proportions_2indep
 
+from hitcraft_assets.analytics import metric_catalogue
 from hitcraft_assets.analytics.metric_series import (
     KIND_PROPORTION,
     KIND_RATIO,
-    ROLLING_WINDOW_DAYS,
-    infer_metric_kinds,
+    metric_kinds,
     prepare_metrics,
 )
 
@@ -54,7 +54,7 @@ def period_changes(
     """Last 7 days vs the 7 before ('wow') and last 28 vs the 28 before ('mom'), per metric, as of `as_of`.
 
     Input `metrics`: the daily_metrics mart, columns metric_date, metric, value, numerator, denominator
-    (the kind of each metric is inferred from the parts, see `metric_series.infer_metric_kinds`).
+    (the kind of each metric is the catalogue's, see `metric_series.metric_kinds`).
     The current window is [as_of - p + 1, as_of], the previous one the p days before it (p = 7 or 28).
     `start` (optional date): ignore days before it, e.g. the first days of a fresh backfill, when every
     user looks new. The first 6/27 days of wau/mau/stickiness (partial windows) are always ignored.
@@ -82,7 +82,8 @@ def period_changes(
     (interval of abs_change), p_value (two-sided), test, n_current, n_previous, note ('' or why a value is
     missing). Windows with fewer than `min_coverage` of their days usable give NaN results and a note.
     """
-    kinds = infer_metric_kinds(metrics)
+    kinds = metric_kinds(metrics)
+    rolling = metric_catalogue.rolling_user_counts()
     lookback = 2 * max(COMPARISONS[c] for c in comparisons)
     data = prepare_metrics(metrics, as_of, metric_names, lookback_days=lookback, start=start)
     end = pd.Timestamp(as_of).normalize()
@@ -94,7 +95,7 @@ def period_changes(
             current = frame.reindex(pd.date_range(end - pd.Timedelta(days=days - 1), end, freq="D"))
             previous = frame.reindex(current.index - pd.Timedelta(days=days))
             base = {"metric": metric, "as_of": end.date(), "comparison": comparison, "kind": kind}
-            if metric in ROLLING_WINDOW_DAYS:
+            if metric in rolling:
                 result = _point_change(current["value"].iloc[-1], previous["value"].iloc[-1], metric, days, level)
             elif kind in (KIND_PROPORTION, KIND_RATIO):
                 usable_cur = current[(current["denominator"] > 0) & current["numerator"].notna()]
@@ -222,8 +223,9 @@ def _point_change(k1: float, k0: float, metric: str, days: int, level: float) ->
     nan = float("nan")
     if not (np.isfinite(k1) and np.isfinite(k0)):
         return _missing("value missing on one of the two days")
-    if ROLLING_WINDOW_DAYS[metric] > days:
-        note = f"{metric} counts {ROLLING_WINDOW_DAYS[metric]} days: windows {days} days apart overlap"
+    window = metric_catalogue.rolling_user_counts()[metric]
+    if window > days:
+        note = f"{metric} counts {window} days: windows {days} days apart overlap"
         return _result(k1, k0, (nan, nan), (nan, nan), nan, "not tested", 1, 1, note)
     test = "exact Poisson rate ratio (conditional binomial)"
     total = int(round(k1 + k0))

@@ -27,15 +27,9 @@ import pandas as pd
 from scipy import stats
 from statsmodels.stats.proportion import proportions_ztest
 
+from hitcraft_assets.analytics import metric_catalogue
 from hitcraft_assets.analytics.anomaly import AnomalyConfig, detect_anomalies, infer_kind
 
-DEFAULT_UNITS = {
-    "render_failure_rate": "renders",
-    "production_completion_rate": "renders started",
-    "feedback_rate": "active users",
-    "sessions_per_user": "active users",
-    "mean_session_minutes": "sessions",
-}
 EXPLANATION_COLUMNS = [
     "metric_date", "metric", "segment_type", "segment_value", "value", "expected", "contribution",
     "contribution_share", "rank", "kind", "size", "expected_size", "size_share", "excess_share", "rate_effect",
@@ -213,11 +207,11 @@ def describe_root_cause(
     Returns {'overall': str, 'overall_segment': (segment_type, segment_value) | None, 'by_segment_type':
     {segment_type: str}}. Per type the rank-1 segment is described; overall, the significant segment whose share
     exceeds its size share the most; if no segment exceeds it by ``broad_excess`` the change is called broad.
-    ``units`` names the denominator of a ratio metric (default DEFAULT_UNITS, e.g. 'renders').
+    ``units`` names the denominator of a ratio metric (default: the catalogue's denominator_unit, e.g. 'renders').
     """
     if explanation.empty:
         return {"overall": "no segment data for this metric and day", "overall_segment": None, "by_segment_type": {}}
-    units = {**DEFAULT_UNITS, **(units or {})}
+    units = {**metric_catalogue.denominator_units(), **(units or {})}
     by_type = {
         segment_type: _sentence(rows.sort_values("rank").iloc[0], units)
         for segment_type, rows in explanation.groupby("segment_type", sort=True)

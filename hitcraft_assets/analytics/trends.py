@@ -18,8 +18,8 @@ import pymannkendall as mk
 import ruptures as rpt
 from scipy import stats
 
+from hitcraft_assets.analytics import metric_catalogue
 from hitcraft_assets.analytics.metric_series import (
-    ROLLING_WINDOW_DAYS,
     prepare_metrics,
     weekday_profile,
     weekly_seasonality_pvalue,
@@ -207,7 +207,8 @@ def change_points(
     """
     names = metric_names
     if names is None:
-        names = [m for m in pd.unique(metrics["metric"]) if m not in ROLLING_WINDOW_DAYS]
+        rolling = metric_catalogue.rolling_user_counts()
+        names = [m for m in pd.unique(metrics["metric"]) if m not in rolling]
     data = prepare_metrics(metrics, as_of, names, lookback_days=window_days, start=start)
     rows = []
     for metric, frame in data.items():

@@ -13,6 +13,7 @@ from datetime import date, timedelta
 import numpy as np
 import pandas as pd
 
+from hitcraft_assets.analytics import metric_catalogue
 from hitcraft_assets.analytics.charts import bar_chart_png, metric_chart_png, sparkline_png
 from hitcraft_assets.analytics.insights.model import Insight, Recommendation
 from hitcraft_assets.analytics.insights.ranking import each_generator_first
@@ -29,16 +30,6 @@ REPORT_KINDS = ("daily", "weekly", "monthly")
 # The daily key-metrics table already shows each metric's week-over-week change with its test; metric trends lead
 # the weekly digest and fill the daily list only when fewer other findings passed.
 DAILY_LATER_TYPES = ("trend",)
-DEFAULT_KEY_METRICS = (
-    "new_users",
-    "dau",
-    "productions_completed",
-    "mean_session_minutes",
-    "production_completion_rate",
-    "render_failure_rate",
-    "stems_adoption_rate",
-    "stickiness",
-)
 COMPARISON_LABELS = {"wow": "week over week", "mom": "month over month"}
 COMPARISON_DAYS = {"wow": 7, "mom": 28}
 
@@ -134,7 +125,7 @@ def build_daily_report(
     *,
     funnel_conversions: pd.DataFrame | None = None,
     anomaly_flags: pd.DataFrame | None = None,
-    key_metrics: Sequence[str] = DEFAULT_KEY_METRICS,
+    key_metrics: Sequence[str] | None = None,
     max_insights: int = 5,
     max_actions: int = 5,
     funnel_name: str = "production",
@@ -156,9 +147,7 @@ def build_daily_report(
     expected band, and a table of the flags. Metrics in `key_metrics` without data are left out (a note says so).
     """
     as_of = pd.Timestamp(as_of).date()
-    metrics, missing = key_metric_rows(as_of, daily_metrics, period_changes, key_metrics, "wow", sparkline_days)
-    notes = [f"No data for key metric(s): {', '.join(missing)}."] if missing else []
-    notes += untested_notes(metrics, "wow")
+    metrics, notes = key_metric_section(as_of, daily_metrics, period_changes, key_metrics, "wow", sparkline_days)
     charts: list[ReportChart] = []
     tables: list[ReportTable] = []
     if funnel_conversions is not None:
@@ -174,13 +163,45 @@ def build_daily_report(
             charts.insert(0, anomaly[0])
             tables.insert(0, anomaly[1])
     shown = headline_insights(insights, max_insights, later_types=DAILY_LATER_TYPES)
+    title = f"HitCraft Analytics Insights: {as_of:%B} {as_of.day}, {as_of.year}"
+    return assemble_report("daily", title, as_of, metrics, shown, max_actions, charts, tables, notes)
+
+
+def key_metric_section(
+    as_of: date,
+    daily_metrics: pd.DataFrame,
+    period_changes: pd.DataFrame,
+    key_metrics: Sequence[str] | None,
+    comparison: str,
+    sparkline_days: int,
+) -> tuple[list[KeyMetric], list[str]]:
+    """A report's key-metric rows (the catalogue's key metrics unless `key_metrics` names others) and its notes on
+    the ones without data or without a test."""
+    names = key_metrics or metric_catalogue.key_metrics()
+    metrics, missing = key_metric_rows(as_of, daily_metrics, period_changes, names, comparison, sparkline_days)
+    notes = [f"No data for key metric(s): {', '.join(missing)}."] if missing else []
+    return metrics, notes + untested_notes(metrics, comparison)
+
+
+def assemble_report(
+    kind: str,
+    title: str,
+    as_of: date,
+    metrics: Sequence[KeyMetric],
+    shown: Sequence[Insight],
+    max_actions: int,
+    charts: Sequence[ReportChart],
+    tables: Sequence[ReportTable],
+    notes: Sequence[str],
+) -> Report:
+    """The report of its parts; its recommendations are the shown insights' (at most `max_actions`)."""
     return Report(
-        kind="daily",
-        title=f"HitCraft Analytics Insights: {as_of:%B} {as_of.day}, {as_of.year}",
+        kind=kind,
+        title=title,
         as_of=as_of,
-        comparison="wow",
+        comparison="mom" if kind == "monthly" else "wow",
         key_metrics=tuple(metrics),
-        insights=shown,
+        insights=tuple(shown),
         recommendations=collect_recommendations(shown, max_actions),
         charts=tuple(charts),
         tables=tuple(tables),

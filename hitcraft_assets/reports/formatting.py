@@ -6,11 +6,9 @@ import math
 import re
 from xml.sax.saxutils import escape as xml_escape
 
-from hitcraft_assets.analytics.metric_names import metric_label as metric_label  # re-exported for the renderers
+from hitcraft_assets.analytics import metric_catalogue
+from hitcraft_assets.analytics.metric_catalogue import metric_label as metric_label  # re-exported for renderers
 
-MINUTE_METRICS = {"median_session_minutes", "mean_session_minutes"}
-DAY_METRICS = {"median_days_between_sessions"}
-COUNT_METRICS = {"new_users", "dau", "wau", "mau", "sessions", "productions_completed", "sketch_uploads"}
 INSIGHT_TYPE_LABELS = {
     "opportunity": "Growth opportunity",
     "risk": "Risk",
@@ -38,8 +36,16 @@ _MARKDOWN_LINE_START = re.compile(r"^(\s*)(#(?=#{0,5}(\s|$))|[+-](?=\s|$)|[=-](?
 
 
 def is_proportion_metric(metric: str | None) -> bool:
-    """True for metrics that are shares of 1 (rates, stickiness, adoption): shown in percent, changes in pp."""
-    return bool(metric) and (metric.endswith("_rate") or metric in {"stickiness"})
+    """True for metrics that are shares of 1: shown in percent, changes in pp (`metric_catalogue.is_proportion`)."""
+    return metric_catalogue.is_proportion(metric)
+
+
+def metric_format(metric: str | None) -> str:
+    """The catalogue's format of a metric ('percent', 'minutes', 'days', 'count', 'number')."""
+    entry = metric_catalogue.metric(metric)
+    if entry:
+        return entry.format
+    return "percent" if is_proportion_metric(metric) else "number"
 
 
 def is_missing(value) -> bool:
@@ -78,13 +84,14 @@ def format_metric_value(metric: str | None, value, signed: bool = False) -> str:
     """A metric's value in its unit: percent for proportions, 'min' for durations, integers for counts."""
     if is_missing(value):
         return "n/a"
-    if is_proportion_metric(metric):
+    kind = metric_format(metric)
+    if kind == "percent":
         return format_percent(value, 1, signed)
-    if metric in MINUTE_METRICS:
+    if kind == "minutes":
         return format_number(value, 1, signed) + " min"
-    if metric in DAY_METRICS:
+    if kind == "days":
         return format_number(value, 1, signed) + " days"
-    if metric in COUNT_METRICS:
+    if kind == "count":
         return format_number(value, 0 if abs(float(value)) >= 10 else 1, signed)
     return format_number(value, None, signed)
 

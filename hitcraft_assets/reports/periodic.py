@@ -8,17 +8,16 @@ from datetime import date, timedelta
 
 import pandas as pd
 
+from hitcraft_assets.analytics import metric_catalogue
 from hitcraft_assets.analytics.charts import bar_chart_png, metric_chart_png
 from hitcraft_assets.analytics.insights.model import Insight
 from hitcraft_assets.reports.daily import (
-    DEFAULT_KEY_METRICS,
     Report,
     ReportChart,
     ReportTable,
-    collect_recommendations,
+    assemble_report,
     headline_insights,
-    key_metric_rows,
-    untested_notes,
+    key_metric_section,
 )
 from hitcraft_assets.reports.formatting import (
     format_metric_value,
@@ -30,8 +29,6 @@ from hitcraft_assets.reports.formatting import (
     metric_label,
 )
 
-DEFAULT_FORECAST_METRICS = ("dau", "new_users", "productions_completed")
-
 
 def build_weekly_digest(
     as_of: date,
@@ -42,7 +39,7 @@ def build_weekly_digest(
     metric_trends: pd.DataFrame | None = None,
     change_points: pd.DataFrame | None = None,
     forecasts: pd.DataFrame | None = None,
-    key_metrics: Sequence[str] = DEFAULT_KEY_METRICS,
+    key_metrics: Sequence[str] | None = None,
     max_insights: int = 7,
     max_actions: int = 5,
     trend_window_days: int = 28,
@@ -62,9 +59,7 @@ def build_weekly_digest(
     most significant increasing/decreasing trends, last `history_days` days.
     """
     as_of = pd.Timestamp(as_of).date()
-    metrics, missing = key_metric_rows(as_of, daily_metrics, period_changes, key_metrics, "wow", 28)
-    notes = [f"No data for key metric(s): {', '.join(missing)}."] if missing else []
-    notes += untested_notes(metrics, "wow")
+    metrics, notes = key_metric_section(as_of, daily_metrics, period_changes, key_metrics, "wow", 28)
     shown = headline_insights(latest_per_key(insights, as_of - timedelta(days=6), as_of), max_insights)
     charts, tables = [], []
     if metric_trends is not None:
@@ -84,18 +79,8 @@ def build_weekly_digest(
         table = _change_point_table(change_points, as_of, trend_window_days)
         if table is not None:
             tables.append(table)
-    return Report(
-        kind="weekly",
-        title=f"HitCraft weekly digest: {as_of - timedelta(days=6)} – {as_of}",
-        as_of=as_of,
-        comparison="wow",
-        key_metrics=tuple(metrics),
-        insights=tuple(shown),
-        recommendations=collect_recommendations(shown, max_actions),
-        charts=tuple(charts),
-        tables=tuple(tables),
-        notes=tuple(notes),
-    )
+    title = f"HitCraft weekly digest: {as_of - timedelta(days=6)} – {as_of}"
+    return assemble_report("weekly", title, as_of, metrics, shown, max_actions, charts, tables, notes)
 
 
 def build_monthly_review(
@@ -107,8 +92,8 @@ def build_monthly_review(
     retention_cohorts: pd.DataFrame | None = None,
     persona_summary: pd.DataFrame | None = None,
     forecasts: pd.DataFrame | None = None,
-    key_metrics: Sequence[str] = DEFAULT_KEY_METRICS,
-    forecast_metrics: Sequence[str] = DEFAULT_FORECAST_METRICS,
+    key_metrics: Sequence[str] | None = None,
+    forecast_metrics: Sequence[str] | None = None,
     max_insights: int = 10,
     max_actions: int = 6,
     cohort_weeks: int = 8,
@@ -128,9 +113,8 @@ def build_monthly_review(
     `insights`: every insight of the 28 days, ranked; one per key is kept (its latest as_of).
     """
     as_of = pd.Timestamp(as_of).date()
-    metrics, missing = key_metric_rows(as_of, daily_metrics, period_changes, key_metrics, "mom", 56)
-    notes = [f"No data for key metric(s): {', '.join(missing)}."] if missing else []
-    notes += untested_notes(metrics, "mom")
+    forecast_metrics = forecast_metrics or metric_catalogue.review_chart_metrics()
+    metrics, notes = key_metric_section(as_of, daily_metrics, period_changes, key_metrics, "mom", 56)
     shown = headline_insights(latest_per_key(insights, as_of - timedelta(days=27), as_of), max_insights)
     charts, tables = [], []
     if retention_cohorts is not None:
@@ -156,18 +140,8 @@ def build_monthly_review(
             for metric in [m for m in forecast_metrics if m in set(latest["metric"])]:
                 charts.append(_history_chart(metric, daily_metrics, latest, as_of, history_days, "forecast"))
             tables.append(_forecast_table(latest, forecast_metrics, made))
-    return Report(
-        kind="monthly",
-        title=f"HitCraft monthly review: {as_of - timedelta(days=27)} – {as_of}",
-        as_of=as_of,
-        comparison="mom",
-        key_metrics=tuple(metrics),
-        insights=tuple(shown),
-        recommendations=collect_recommendations(shown, max_actions),
-        charts=tuple(charts),
-        tables=tuple(tables),
-        notes=tuple(notes),
-    )
+    title = f"HitCraft monthly review: {as_of - timedelta(days=27)} – {as_of}"
+    return assemble_report("monthly", title, as_of, metrics, shown, max_actions, charts, tables, notes)
 
 
 def latest_per_key(insights: Sequence[Insight], start: date, end: date) -> list[Insight]:

@@ -16,15 +16,13 @@ from pathlib import Path
 
 import jinja2
 
+from hitcraft_assets.analytics import metric_catalogue
 from hitcraft_assets.analytics.insights.model import Insight, Recommendation
-from hitcraft_assets.analytics.metric_series import ROLLING_WINDOW_DAYS
 from hitcraft_assets.reports.daily import COMPARISON_DAYS, COMPARISON_LABELS, KeyMetric, Report
 from hitcraft_assets.reports.formatting import (
     ACTION_KIND_LABELS,
-    DAY_METRICS,
     INSIGHT_TYPE_ICONS,
     INSIGHT_TYPE_LABELS,
-    MINUTE_METRICS,
     escape_markdown,
     format_interval,
     format_metric_difference,
@@ -34,6 +32,7 @@ from hitcraft_assets.reports.formatting import (
     format_percent,
     is_missing,
     is_proportion_metric,
+    metric_format,
     metric_label,
 )
 
@@ -111,7 +110,7 @@ def change_texts(metric: KeyMetric) -> tuple[str, str]:
     if is_proportion_metric(metric.metric) or metric.kind == "proportion":
         low, high = (_points(v) for v in (metric.abs_ci_low, metric.abs_ci_high))
         return _points(metric.abs_change), format_interval(low, high)
-    if metric.metric in MINUTE_METRICS | DAY_METRICS:
+    if metric_format(metric.metric) in ("minutes", "days"):
         low, high = (format_metric_value(metric.metric, v, True) for v in (metric.abs_ci_low, metric.abs_ci_high))
         return format_metric_value(metric.metric, metric.abs_change, True), format_interval(low, high)
     low, high = (format_percent(v, 1, True) for v in (metric.rel_ci_low, metric.rel_ci_high))
@@ -160,7 +159,7 @@ def recommendation_details(rec: Recommendation) -> str:
 def _metric_view(metric: KeyMetric, kind: str, image_source: ImageSource | None) -> dict:
     change, interval = change_texts(metric)
     # Counts are compared as mean daily values (rolling-window counts such as wau as the value of the day).
-    per_day = "/day" if metric.kind == "count" and metric.metric not in ROLLING_WINDOW_DAYS else ""
+    per_day = "/day" if metric.kind == "count" and metric.metric not in metric_catalogue.rolling_user_counts() else ""
     per_day = "" if is_missing(metric.current) else per_day
     src = (
         image_source(_image_key("spark-" + metric.metric), metric.sparkline)

@@ -1,10 +1,12 @@
 {#
   Product KPIs in long format: one row per reporting day (every day from the first to the last day with
-  activity) and metric. value is the metric; for ratios numerator / denominator hold its parts, for medians
-  denominator holds the sample size, for counts numerator = value. A ratio with a zero denominator is null.
-  Rebuilt whole on every run from user_daily_activity, sessions and dim_users, so trailing windows are right
-  for any order of partition runs. Definitions: see _marts_core.yml.
+  activity) and metric of seeds/metric_catalogue.csv. This model computes the base counts per day (`wide`);
+  each metric's value, numerator and denominator are the catalogue's SQL expressions over them (macro
+  metric_rows). For ratios numerator / denominator hold its parts, for medians denominator holds the sample
+  size, for counts numerator = value; a ratio with a zero denominator is null. Rebuilt whole on every run from
+  user_daily_activity, sessions and dim_users, so trailing windows are right for any order of partition runs.
 #}
+-- depends_on: {{ ref('metric_catalogue') }}
 {{ config(materialized='table', indexes=[{'columns': ['metric', 'metric_date']}]) }}
 
 with activity as (
@@ -15,10 +17,7 @@ with activity as (
 ),
 
 days as (
-    {{ day_series(
-        '(select min(activity_date) from ' ~ ref('user_daily_activity') ~ ')',
-        '(select max(activity_date) from ' ~ ref('user_daily_activity') ~ ')'
-    ) }}
+    {{ activity_days() }}
 ),
 
 per_day as (
@@ -103,36 +102,4 @@ wide as (
     left join new_users as n on n.day = d.day
 )
 
-{%- set metrics = [
-    ('new_users', 'new_users', 'new_users', none),
-    ('dau', 'dau', 'dau', none),
-    ('wau', 'wau', 'wau', none),
-    ('mau', 'mau', 'mau', none),
-    ('stickiness', none, 'dau', 'mau'),
-    ('sessions', 'sessions', 'sessions', none),
-    ('sessions_per_user', none, 'sessions', 'dau'),
-    ('median_session_minutes', 'median_session_minutes', none, 'sessions'),
-    ('mean_session_minutes', none, 'session_minutes', 'sessions'),
-    ('events_per_session', none, 'session_events', 'sessions'),
-    ('median_days_between_sessions', 'median_days_between', none, 'users_with_previous_day'),
-    ('productions_completed', 'renders_completed', 'renders_completed', none),
-    ('production_completion_rate', none, 'renders_completed', 'renders_started'),
-    ('render_failure_rate', none, 'renders_failed', '(renders_completed + renders_failed)'),
-    ('sketch_uploads', 'sketches_uploaded', 'sketches_uploaded', none),
-    ('likes_dislikes_ratio', none, 'messages_liked', 'messages_disliked'),
-    ('feedback_rate', none, 'feedback_users', 'dau'),
-    ('return_user_rate', none, 'returning_users', 'dau'),
-    ('stems_adoption_rate', none, 'stems_users', 'dau'),
-    ('lyrics_adoption_rate', none, 'lyrics_users', 'dau'),
-] %}
-
-{% for name, value, numerator, denominator in metrics %}
-select
-    day as metric_date,
-    '{{ name }}' as metric,
-    cast({{ value if value else safe_ratio(numerator, denominator) }} as {{ dbt.type_float() }}) as value,
-    cast({{ numerator if numerator else 'null' }} as {{ dbt.type_float() }}) as numerator,
-    cast({{ denominator if denominator else 'null' }} as {{ dbt.type_float() }}) as denominator
-from wide
-{% if not loop.last %}union all{% endif %}
-{% endfor %}
+{{ metric_rows('wide') }}

@@ -1,14 +1,16 @@
 {#
   daily_metrics by user segment (dim_users attributes: role, experience_level, channel = acquisition channel,
   platform = first platform, country), for root-cause drill-down. Same long shape plus segment_type / segment_value
-  (null attributes become 'unknown'); every day x every segment value seen, zero-filled. Only the metrics
-  that add up per segment (no trailing windows). Rebuilt whole on every run.
+  (null attributes become 'unknown'); every day x every segment value seen, zero-filled. The metrics of
+  seeds/metric_catalogue.csv with by_segment = true (those that add up per segment: no trailing windows), from
+  the same expressions as daily_metrics over this model's per-segment base counts. Rebuilt whole on every run.
 #}
+-- depends_on: {{ ref('metric_catalogue') }}
 {{ config(materialized='table', indexes=[{'columns': ['metric', 'segment_type', 'metric_date']}]) }}
 
-{%- set segment_columns = [('role', 'role'), ('experience_level', 'experience_level'),
-                           ('channel', 'acquisition_channel'), ('platform', 'platform'),
-                           ('country', 'country')] -%}
+{% set segment_columns = [('role', 'role'), ('experience_level', 'experience_level'),
+                          ('channel', 'acquisition_channel'), ('platform', 'platform'),
+                          ('country', 'country')] %}
 
 with users as (
     {% for segment_type, column in segment_columns %}
@@ -20,10 +22,7 @@ with users as (
 ),
 
 days as (
-    {{ day_series(
-        '(select min(activity_date) from ' ~ ref('user_daily_activity') ~ ')',
-        '(select max(activity_date) from ' ~ ref('user_daily_activity') ~ ')'
-    ) }}
+    {{ activity_days() }}
 ),
 
 segments as (
@@ -77,28 +76,4 @@ wide as (
         on n.day = d.day and n.segment_type = g.segment_type and n.segment_value = g.segment_value
 )
 
-{%- set metrics = [
-    ('new_users', 'new_users', 'new_users', none),
-    ('dau', 'dau', 'dau', none),
-    ('sessions', 'sessions', 'sessions', none),
-    ('sessions_per_user', none, 'sessions', 'dau'),
-    ('mean_session_minutes', none, 'session_minutes', 'sessions'),
-    ('productions_completed', 'renders_completed', 'renders_completed', none),
-    ('production_completion_rate', none, 'renders_completed', 'renders_started'),
-    ('render_failure_rate', none, 'renders_failed', '(renders_completed + renders_failed)'),
-    ('sketch_uploads', 'sketches_uploaded', 'sketches_uploaded', none),
-    ('feedback_rate', none, 'feedback_users', 'dau'),
-] %}
-
-{% for name, value, numerator, denominator in metrics %}
-select
-    day as metric_date,
-    segment_type,
-    segment_value,
-    '{{ name }}' as metric,
-    cast({{ value if value else safe_ratio(numerator, denominator) }} as {{ dbt.type_float() }}) as value,
-    cast({{ numerator if numerator else 'null' }} as {{ dbt.type_float() }}) as numerator,
-    cast({{ denominator if denominator else 'null' }} as {{ dbt.type_float() }}) as denominator
-from wide
-{% if not loop.last %}union all{% endif %}
-{% endfor %}
+{{ metric_rows('wide', key_columns=['segment_type', 'segment_value'], segmented=true) }}

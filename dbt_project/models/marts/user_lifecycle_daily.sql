@@ -22,10 +22,7 @@ users as (
 ),
 
 days as (
-    {{ day_series(
-        '(select min(activity_date) from ' ~ ref('user_daily_activity') ~ ')',
-        '(select max(activity_date) from ' ~ ref('user_daily_activity') ~ ')'
-    ) }}
+    {{ activity_days() }}
 ),
 
 grid as (

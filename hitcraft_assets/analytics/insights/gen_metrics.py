@@ -12,53 +12,29 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from hitcraft_assets.analytics import metric_catalogue
 from hitcraft_assets.analytics.insights import text
 from hitcraft_assets.analytics.insights.base import build_insight, day_series, is_empty, label, require
 from hitcraft_assets.analytics.insights.model import Insight, Recommendation
 from hitcraft_assets.analytics.insights.stats import clamp_p
-from hitcraft_assets.analytics.metric_names import metric_label, metric_name
+from hitcraft_assets.analytics.metric_catalogue import metric_label, metric_name, metric_unit
 
-# Metrics where a rise is bad news; every other metric is better when higher.
-LOWER_IS_BETTER = frozenset({"render_failure_rate", "median_days_between_sessions"})
-UNITS = {
-    "new_users": "users",
-    "dau": "users",
-    "wau": "users",
-    "mau": "users",
-    "sessions": "sessions",
-    "productions_completed": "productions",
-    "sketch_uploads": "uploads",
-    "render_failure_rate": "renders",
-    "production_completion_rate": "renders started",
-    "sessions_per_user": "sessions",
-    "mean_session_minutes": "session minutes",
-    "events_per_session": "events",
-    "feedback_rate": "active users",
-    "return_user_rate": "active users",
-    "stems_adoption_rate": "active users",
-    "lyrics_adoption_rate": "active users",
-    "stickiness": "monthly active users",
-}
-PROPORTION_METRICS = frozenset(
-    {
-        "stickiness", "production_completion_rate", "render_failure_rate", "feedback_rate", "return_user_rate",
-        "stems_adoption_rate", "lyrics_adoption_rate",
-    }
-)  # fmt: skip
+# What the counts of each metric count, in insight texts (the catalogue's unit; counted things read as counts).
+COUNTED_UNITS = ("users", "sessions", "productions", "uploads")
 
 
 def metric_value(metric: str, value: float) -> str:
     """A metric value in its natural format: percentages for proportions, counts for whole-number metrics."""
-    if metric in PROPORTION_METRICS or metric.endswith("_rate"):
+    if metric_catalogue.is_proportion(metric):
         return text.pct(value)
-    if metric in UNITS and UNITS[metric] in ("users", "sessions", "productions", "uploads"):
+    if metric_unit(metric, "") in COUNTED_UNITS:
         return text.count(value) if abs(value) >= 100 else text.num(value, 1)
     return text.num(value, 2)
 
 
 def is_good_change(metric: str, change: float) -> bool:
     """True when a change of this sign is good news for the metric."""
-    return (change < 0) if metric in LOWER_IS_BETTER else (change > 0)
+    return (change > 0) if metric_catalogue.higher_is_better(metric) else (change < 0)
 
 
 def anomaly_insights(flags: pd.DataFrame, root_causes: pd.DataFrame | None, as_of: date) -> list[Insight]:
@@ -121,7 +97,7 @@ def _anomaly(primary, others, also, cause, root_causes, as_of: date) -> Insight:
     sigma = abs(effect / z) if z else math.nan
     kind = primary.get("kind", "count")
     n = float(primary["denominator"]) if pd.notna(primary.get("denominator")) else float("nan")
-    unit = UNITS.get(metric, "cases") if kind in ("proportion", "ratio") else UNITS.get(metric, "units")
+    unit = metric_unit(metric, "cases") if kind in ("proportion", "ratio") else metric_unit(metric, "units")
     impact = abs(effect) * n if kind == "proportion" and n == n else abs(effect)
     name = metric_name(metric)
     subject = name if is_total else f"{name} for {label(primary['segment_type'], primary['segment_value'])}"
@@ -293,7 +269,7 @@ def _movement(metric: str, tests: dict, denominator: float | None, as_of: date, 
     p_value = min(1.0, float(present[lead]["p_value"]) * len(present))
     window_days = spans[lead]
     numbers: dict[str, float] = {"p_value": p_value, "tests": len(present), "window_days": window_days}
-    proportion = metric in PROPORTION_METRICS or metric.endswith("_rate")
+    proportion = metric_catalogue.is_proportion(metric)
     parts = []
     if trend is not None:
         slope = float(trend["sen_slope_per_day"])
@@ -336,7 +312,7 @@ def _movement(metric: str, tests: dict, denominator: float | None, as_of: date, 
         weekly_change = float(row["current"] - row["previous"]) * 7 / spans[lead]
         relative = float(row["rel_change"]) if pd.notna(row.get("rel_change")) else None
         n = float(row["n_current"]) if pd.notna(row.get("n_current")) else 0.0
-        sample_unit = "days" if row.get("kind") in ("count", "median", "ratio") else UNITS.get(metric, "cases")
+        sample_unit = "days" if row.get("kind") in ("count", "median", "ratio") else metric_unit(metric, "cases")
     if not np.isfinite(weekly_change):
         return None
     good = is_good_change(metric, weekly_change)
@@ -378,7 +354,7 @@ def _movement(metric: str, tests: dict, denominator: float | None, as_of: date, 
         ci_low=None,
         ci_high=None,
         impact=float(abs(weekly_change) * scale),
-        impact_unit=UNITS.get(metric, "units"),
+        impact_unit=metric_unit(metric, "units"),
         numbers=numbers,
         recommendations=recs,
     )

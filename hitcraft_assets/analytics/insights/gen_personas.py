@@ -8,13 +8,14 @@ from datetime import date, timedelta
 
 import pandas as pd
 
+from hitcraft_assets.analytics import metric_catalogue
 from hitcraft_assets.analytics.forecast import crosses_target
 from hitcraft_assets.analytics.insights import text
 from hitcraft_assets.analytics.insights.base import build_insight, day_series, is_empty, require
-from hitcraft_assets.analytics.insights.gen_metrics import UNITS, metric_value
+from hitcraft_assets.analytics.insights.gen_metrics import metric_value
 from hitcraft_assets.analytics.insights.model import Insight, Recommendation
 from hitcraft_assets.analytics.insights.stats import compare_proportions, p_value_from_interval
-from hitcraft_assets.analytics.metric_names import metric_label, metric_name
+from hitcraft_assets.analytics.metric_catalogue import metric_label, metric_name
 
 INACTIVE = "inactive"
 NEW = "new"
@@ -256,7 +257,7 @@ def _forecast(metric, target, direction, row, point: date, bound: date | None, l
         ci_low=low,
         ci_high=high,
         impact=abs(target - last) if last is not None else abs(effect),
-        impact_unit=UNITS.get(metric, "units"),
+        impact_unit=metric_catalogue.metric_unit(metric, "units"),
         numbers=numbers,
         evidence_p=evidence_p,
         recommendations=(

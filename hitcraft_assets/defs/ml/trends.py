@@ -9,17 +9,6 @@ from hitcraft_assets.defs.ml import common
 from hitcraft_assets.store import ml_tables as tables
 from hitcraft_assets.store import warehouse as wh
 
-#: Forecast these metrics (the report's key metrics); the trend tests cover every metric.
-KEY_METRICS = (
-    "dau",
-    "new_users",
-    "sessions",
-    "productions_completed",
-    "production_completion_rate",
-    "render_failure_rate",
-    "stickiness",
-    "stems_adoption_rate",
-)
 #: The first days of a fresh warehouse have every user "new" and partial trailing windows: trends start after.
 WARMUP_DAYS = 14
 HISTORY_DAYS = 365
@@ -44,6 +33,7 @@ def metric_trends(context: dg.AssetExecutionContext, warehouse: WarehouseResourc
     Tables ml.metric_trends, ml.metric_period_changes, ml.metric_change_points, ml.metric_forecasts."""
     import pandas as pd
 
+    from hitcraft_assets.analytics import metric_catalogue
     from hitcraft_assets.analytics.charts import metric_chart_png
     from hitcraft_assets.analytics.forecast import forecast_metrics
     from hitcraft_assets.analytics.trends import change_points, metric_trends, period_changes
@@ -73,7 +63,8 @@ def metric_trends(context: dg.AssetExecutionContext, warehouse: WarehouseResourc
         wh.replace_rows(table, frame.reindex(columns=table.column_names), where=where, params=window, url=url)
 
     as_of = days[-1]
-    available = [m for m in KEY_METRICS if m in set(metrics["metric"])]
+    # the catalogue's forecast metrics (the report's key metrics and a few more); the trend tests cover every metric
+    available = [m for m in metric_catalogue.forecast_metrics() if m in set(metrics["metric"])]
     forecasts, backtest = forecast_metrics(metrics, as_of, names=available, horizon=HORIZON_DAYS, start=start)
     forecast_rows = forecasts.rename(columns={"date": "forecast_date", "lower": "lower_bound", "upper": "upper_bound"})
     forecast_rows["as_of"] = as_of
