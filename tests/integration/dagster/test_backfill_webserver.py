@@ -114,3 +114,16 @@ def test_a_failed_backfill_names_each_failed_steps_error(webservers):
     lines = backfill.failure_details("http://home-a.test", "bf1")
 
     assert lines == [f"step raw_events_like failed: MixpanelError: {MIXPANEL_401}"]
+
+
+def test_the_progress_signal_of_a_backfill_reads_its_runs_and_steps(webservers):
+    """`wait` treats any change of this as progress; here the real GraphQL answers it."""
+    _, _, instance = webservers["home-a"]
+    dg.materialize([fine_asset], instance=instance, tags={"dagster/backfill": "bf2"})
+
+    ((run_id, status, steps_succeeded, materializations, steps),) = backfill.activity("http://home-a.test", "bf2")
+
+    assert (status, steps_succeeded, materializations) == ("SUCCESS", 1, 1)
+    assert steps == (("fine_asset", "SUCCESS"),)
+    assert backfill.activity("http://home-a.test", "no-such-backfill") == ()
+    assert isinstance(backfill.unhealthy_daemons("http://home-a.test"), list)
