@@ -223,6 +223,7 @@ def main() -> None:
     }
     results["dbt"] = dbt_benchmarks()
     results["ml"] = ml_benchmarks()
+    results["speed"] = speed_benchmarks()
     RESULTS.write_text(json.dumps(results, indent=2, default=str) + "\n")
     print(json.dumps(results, indent=2, default=str))
 
@@ -267,6 +268,16 @@ def ml_benchmarks() -> dict:
         shutil.rmtree(home, ignore_errors=True)
 
 
+def speed_benchmarks() -> dict:
+    """In-memory speeds the tests no longer assert (benchmarks/speed_bench.py)."""
+    from benchmarks import speed_bench
+
+    print("speed benchmark: sample generation, legacy time conversion, trends, anomaly segments …", flush=True)
+    result = speed_bench.run()
+    print(json.dumps(result, indent=2), flush=True)
+    return result
+
+
 def _merge(part: str, value) -> None:
     results = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
     results[part] = value
@@ -283,6 +294,8 @@ def dbt_only() -> None:
 if __name__ == "__main__":
     if sys.argv[1:] == ["dbt"]:
         dbt_only()
+    elif sys.argv[1:] == ["speed"]:
+        _merge("speed", speed_benchmarks())
     elif sys.argv[1:] == ["ml"]:
         _merge("ml", ml_benchmarks())  # `python -m benchmarks.run ml`: only this part, merged into the results
     else:

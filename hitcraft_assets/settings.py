@@ -83,6 +83,30 @@ def external_database_url() -> str | None:
     return _env("HITCRAFT_DATABASE_URL")
 
 
+def partitions_start() -> str:
+    """`HITCRAFT_PARTITIONS_START`: the first daily partition, YYYY-MM-DD (default 2025-01-01)."""
+    value = _env("HITCRAFT_PARTITIONS_START", "2025-01-01")
+    try:
+        date.fromisoformat(value)
+    except ValueError as exc:
+        raise ConfigError(f"HITCRAFT_PARTITIONS_START={value!r} is not a date in YYYY-MM-DD form") from exc
+    return value
+
+
+def backfill_stall_minutes() -> float:
+    """`HITCRAFT_BACKFILL_STALL_MINUTES`: how long `hitcraft backfill` / `demo` keep waiting on a backfill that makes
+    no progress at all (no step, run or partition changed) before they give up (default 120; 0 = never). A slow
+    backfill that keeps progressing is never given up."""
+    value = _env("HITCRAFT_BACKFILL_STALL_MINUTES", "120")
+    try:
+        minutes = float(value)
+    except ValueError as exc:
+        raise ConfigError(f"HITCRAFT_BACKFILL_STALL_MINUTES={value!r} is not a number of minutes") from exc
+    if minutes < 0:
+        raise ConfigError(f"HITCRAFT_BACKFILL_STALL_MINUTES={value!r} must be >= 0 (0 = never give up)")
+    return minutes
+
+
 def lookback_days() -> int:
     """Days before the scheduled day that the daily job re-loads to pick up late-arriving events."""
     days = _int("HITCRAFT_LOOKBACK_DAYS", 5)

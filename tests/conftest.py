@@ -122,7 +122,8 @@ class Dbt:
         if vars:
             cmd += ["--vars", json.dumps(vars)]
         try:
-            result = subprocess.run(cmd, env=self.env, capture_output=True, text=True, timeout=900)
+            # only against a hang (a lock never released): a loaded machine makes dbt slower, not stuck
+            result = subprocess.run(cmd, env=self.env, capture_output=True, text=True, timeout=3600)
         except subprocess.TimeoutExpired:
             self._terminate_dbt_queries()  # else the next test waits forever on its locks
             raise

@@ -8,7 +8,7 @@ import sys
 import typer
 
 from hitcraft_assets import settings
-from hitcraft_assets.cli.common import UserError, say
+from hitcraft_assets.cli.common import UserError, database_error, say
 from hitcraft_assets.cli.db import db_app
 from hitcraft_assets.cli.insights import ask, insights_app
 from hitcraft_assets.cli.ml import ml_app
@@ -47,6 +47,10 @@ def main() -> None:
     except Exception as exc:
         from hitcraft_assets.cli.backfill import BackfillError
 
+        unreachable = database_error(exc)
+        if unreachable:
+            say(f"error: {unreachable}")
+            sys.exit(1)
         if isinstance(exc, (BackfillError, RuntimeError)):
             say(f"error: {exc}")
             sys.exit(1)

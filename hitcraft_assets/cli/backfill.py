@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from pathlib import Path
 
 import httpx
 
@@ -127,34 +129,217 @@ def progress(url: str, backfill_id: str) -> BackfillProgress:
     return p
 
 
+_ACTIVITY = """
+query Activity($id: String!) {
+  runsOrError(filter: {tags: [{key: "dagster/backfill", value: $id}]}) {
+    __typename
+    ... on Runs {
+      results {
+        runId status
+        stats { __typename ... on RunStatsSnapshot { stepsSucceeded stepsFailed materializations } }
+        stepStats { stepKey status }
+      }
+    }
+  }
+}"""
+
+_DAEMONS = "{ instance { daemonHealth { allDaemonStatuses { daemonType required healthy } } } }"
+
+
+def activity(url: str, backfill_id: str) -> tuple:
+    """What changes while a backfill's runs work: their statuses, steps started and finished, materializations."""
+    data = _graphql(url, _ACTIVITY, {"id": backfill_id})["runsOrError"]
+    state = []
+    for run in data.get("results") or []:
+        stats = run.get("stats") or {}
+        steps = tuple(sorted((s["stepKey"], s["status"] or "") for s in run.get("stepStats") or []))
+        state.append((run["runId"], run["status"], stats.get("stepsSucceeded"), stats.get("materializations"), steps))
+    return tuple(sorted(state))
+
+
+def unhealthy_daemons(url: str) -> list[str]:
+    try:
+        statuses = _graphql(url, _DAEMONS)["instance"]["daemonHealth"]["allDaemonStatuses"]
+    except (BackfillError, httpx.HTTPError, KeyError, TypeError):
+        return []
+    return [d["daemonType"] for d in statuses if d["required"] and not d["healthy"]]
+
+
+class BackfillStalled(BackfillError):
+    """A backfill made no progress at all for the configured time (HITCRAFT_BACKFILL_STALL_MINUTES)."""
+
+
 def wait(
     url: str,
     backfill_id: str,
     report: Callable[[str], None],
     *,
     poll_s: float = 3.0,
-    timeout_s: float = 3600,
+    stall_minutes: float | None = None,
     rows_so_far: Callable[[], int] | None = None,
 ) -> BackfillProgress:
-    """Poll until the backfill ends, reporting partitions done, rows loaded and elapsed time on change."""
+    """Poll until the backfill ends, reporting partitions done, rows loaded and elapsed time on change. There is
+    no deadline: a slow machine makes a backfill slower, not failed. Gives up only when nothing at all (backfill
+    status, partitions, runs, steps, materializations, rows) changed for `stall_minutes` (default
+    HITCRAFT_BACKFILL_STALL_MINUTES; 0 = never). Ctrl-C stops the wait; the backfill stays in the instance."""
+    from hitcraft_assets import settings
+
+    stall_s = 60 * (settings.backfill_stall_minutes() if stall_minutes is None else stall_minutes)
     started = time.monotonic()
-    last_line = ""
+    last_line, last_state, changed_at, last_reminder = "", None, started, started
     while True:
         p = progress(url, backfill_id)
-        rows = f", {rows_so_far():,} raw rows loaded" if rows_so_far else ""
+        rows = rows_so_far() if rows_so_far else None
+        state = (p.status, p.materialized, p.failed, p.in_progress, rows, activity(url, backfill_id))
+        now = time.monotonic()
+        if state != last_state:
+            last_state, changed_at = state, now
+        quiet_s = now - changed_at
+        rows_text = f", {rows:,} raw rows loaded" if rows is not None else ""
         line = (
-            f"[{time.monotonic() - started:5.0f}s] backfill {p.status.lower()}: "
-            f"{p.materialized}/{p.targeted} asset partitions materialized, {p.in_progress} in progress, "
-            f"{p.failed} failed{rows}"
+            f"backfill {p.status.lower()}: {p.materialized}/{p.targeted} asset partitions materialized, "
+            f"{p.in_progress} in progress, {p.failed} failed{rows_text}"
         )
-        if line.split("] ", 1)[1] != last_line:
-            report(line)
-            last_line = line.split("] ", 1)[1]
+        if line != last_line or now - last_reminder >= 300:
+            still = f" (no change for {quiet_s / 60:.0f} min)" if quiet_s >= 300 else ""
+            report(f"[{now - started:5.0f}s] {line}{still}")
+            last_line, last_reminder = line, now
         if p.status in DONE:
             return p
-        if time.monotonic() - started > timeout_s:
-            raise BackfillError(f"backfill {backfill_id} still {p.status} after {timeout_s:.0f}s")
+        if stall_s and quiet_s >= stall_s:
+            daemons = unhealthy_daemons(url)
+            hint = f"; daemons not running: {', '.join(daemons)}" if daemons else ""
+            raise BackfillStalled(
+                f"backfill {backfill_id} made no progress for {quiet_s / 60:.0f} min (still {p.status}, "
+                f"{p.materialized}/{p.targeted} materialized, {p.in_progress} in progress{hint}); it stays in the "
+                f"instance: {url}/runs/b/{backfill_id} (HITCRAFT_BACKFILL_STALL_MINUTES sets how long to wait)"
+            )
         time.sleep(poll_s)
+
+
+_FAILED_RUNS = """
+query FailedRuns($id: String!) {
+  runsOrError(filter: {tags: [{key: "dagster/backfill", value: $id}], statuses: [FAILURE]}) {
+    __typename
+    ... on Runs { results { runId tags { key value } } }
+    ... on PythonError { message }
+  }
+}"""
+
+_RUN_FAILURES = """
+query RunFailures($runId: ID!, $cursor: String) {
+  logsForRun(runId: $runId, afterCursor: $cursor) {
+    __typename
+    ... on EventConnection {
+      cursor hasMore
+      events {
+        __typename
+        ... on ExecutionStepFailureEvent { stepKey error { message cause { message } } }
+        ... on RunFailureEvent { message }
+        ... on EngineEvent { message error { message } }
+      }
+    }
+    ... on PythonError { message }
+  }
+}"""
+
+
+def _first_line(text: str | None, limit: int = 300) -> str:
+    """The first line of an error, its exception class without the module path (`MixpanelError: 401 …`)."""
+    line = next((part.strip() for part in (text or "").splitlines() if part.strip()), "")
+    line = re.sub(r"^(?:[A-Za-z_]\w*\.)+(?=[A-Za-z_]\w*: )", "", line)
+    return line if len(line) <= limit else line[: limit - 1] + "…"
+
+
+def run_failures(url: str, run_id: str) -> list[str]:
+    """Each failed step's error of a run (the user code's message, not Dagster's wrapper); when no step failed,
+    why the run failed (e.g. it did not start)."""
+    steps, run_reasons, engine_errors, cursor = [], [], [], None
+    while True:
+        data = _graphql(url, _RUN_FAILURES, {"runId": run_id, "cursor": cursor})["logsForRun"]
+        if data["__typename"] != "EventConnection":
+            return [f"run {run_id[:8]}: {_first_line(data.get('message'))}"]
+        for event in data["events"]:
+            kind = event["__typename"]
+            if kind == "ExecutionStepFailureEvent":
+                error = event.get("error") or {}
+                message = (error.get("cause") or {}).get("message") or error.get("message")
+                steps.append(f"step {event['stepKey']} failed: {_first_line(message)}")
+            elif kind == "RunFailureEvent":
+                run_reasons.append(_first_line(event.get("message")))
+            elif kind == "EngineEvent" and event.get("error"):
+                engine_errors.append(_first_line(event["error"].get("message")))
+        if not data.get("hasMore"):
+            break
+        cursor = data["cursor"]
+    if steps:
+        return steps
+    reason = "; ".join(dict.fromkeys(r for r in run_reasons + engine_errors if r)) or "no error recorded"
+    return [f"run {run_id[:8]} failed: {reason}"]
+
+
+def failure_details(url: str, backfill_id: str, *, limit: int = 10) -> list[str]:
+    """Why a backfill failed: each failed step's error over the backfill's failed runs, without repeats."""
+    data = _graphql(url, _FAILED_RUNS, {"id": backfill_id})["runsOrError"]
+    if data["__typename"] != "Runs":
+        return [f"(failed runs not available: {_first_line(data.get('message'))})"]
+    lines: dict[str, None] = {}
+    for run in data["results"]:
+        tags = {t["key"]: t["value"] for t in run["tags"]}
+        if tags.get("dagster/will_retry") == "true":
+            continue  # its retry tells the story
+        for line in run_failures(url, run["runId"]):
+            lines.setdefault(line, None)
+    out = list(lines)
+    return out[:limit] + ([f"… and {len(out) - limit} more"] if len(out) > limit else [])
+
+
+_INSTANCE = """
+{
+  instance { info }
+  runsOrError(limit: 1) { __typename ... on Runs { results { runId } } }
+}"""
+
+_HAS_RUN = "query HasRun($id: ID!) { runOrError(runId: $id) { __typename } }"
+
+
+def _served_dagster_home(info: str | None) -> Path | None:
+    """DAGSTER_HOME of the webserver's instance, from its instance info (the local artifact storage's folder)."""
+    import yaml
+
+    try:
+        return Path(yaml.safe_load(info)["local_artifact_storage"]["config"]["base_dir"]).resolve()
+    except (TypeError, KeyError, AttributeError, yaml.YAMLError):
+        return None
+
+
+def instance_mismatch(url: str, instance, dagster_home: Path) -> str | None:
+    """None when the webserver at `url` serves `instance` (the two share run storage, or, while neither holds a
+    run, the webserver's instance lives in `dagster_home`); else a message naming both homes."""
+    data = _graphql(url, _INSTANCE)
+    theirs_home = _served_dagster_home(data["instance"]["info"])
+    ours = [r.run_id for r in instance.get_runs(limit=1)]
+    theirs = [r["runId"] for r in (data["runsOrError"].get("results") or [])]
+    if ours:
+        shared = _graphql(url, _HAS_RUN, {"id": ours[0]})["runOrError"]["__typename"] == "Run"
+    elif theirs:
+        shared = instance.has_run(theirs[0])
+    else:
+        shared = None  # two empty instances: only their homes tell them apart
+    if shared or (shared is None and theirs_home == dagster_home.resolve()):
+        return None
+    ours_text = f"HITCRAFT_HOME {dagster_home.resolve().parent} (DAGSTER_HOME {dagster_home.resolve()})"
+    if theirs_home is None:
+        theirs_text = "another Dagster instance (it does not show its DAGSTER_HOME)"
+    elif theirs_home.name == "dagster":
+        theirs_text = f"the instance of HITCRAFT_HOME {theirs_home.parent} (DAGSTER_HOME {theirs_home})"
+    else:
+        theirs_text = f"the instance in DAGSTER_HOME {theirs_home}"
+    return (
+        f"the Dagster webserver at {url} serves {theirs_text}, not this one, {ours_text}: stop it, start "
+        "`hitcraft dev` for this home, or pass --url of this home's webserver (a backfill goes to the instance of "
+        "the webserver it is sent to)"
+    )
 
 
 def missing_days(first: date, last: date) -> list[date]:

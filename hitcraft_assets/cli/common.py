@@ -26,21 +26,59 @@ def parse_day(value: str, option: str) -> date:
 
 
 def check_range(first: date, last: date) -> None:
-    from hitcraft_assets.defs.partitions import PARTITIONS_START
-
-    yesterday = settings.reporting_today() - timedelta(days=1)
+    """Refuse a range no backfill can load; settings and dates only, nothing heavy imported."""
     if first > last:
         raise UserError(f"--start {first} is after --end {last}")
+    yesterday = settings.reporting_today() - timedelta(days=1)
     if last > yesterday:
         raise UserError(
             f"--end {last} is not a complete day yet; the last loadable day is {yesterday} "
             f"({settings.reporting_timezone()})"
         )
-    if first < date.fromisoformat(PARTITIONS_START):
+    start = settings.partitions_start()
+    if first < date.fromisoformat(start):
         raise UserError(
-            f"--start {first} is before the first partition {PARTITIONS_START} "
+            f"--start {first} is before the first partition {start} "
             "(set HITCRAFT_PARTITIONS_START to reach further back)"
         )
+
+
+def database_error(exc: BaseException) -> str | None:
+    """One line for a PostgreSQL connection failure (psycopg2 or SQLAlchemy around it): where, why, what to
+    check; never the password. None for any other error."""
+    chain, seen = [exc], set()
+    while chain[-1].__cause__ or chain[-1].__context__ or getattr(chain[-1], "orig", None):
+        nxt = getattr(chain[-1], "orig", None) or chain[-1].__cause__ or chain[-1].__context__
+        if id(nxt) in seen or not isinstance(nxt, BaseException):
+            break
+        seen.add(id(nxt))
+        chain.append(nxt)
+    error = next(
+        (e for e in chain if type(e).__name__ == "OperationalError" and type(e).__module__.startswith("psycopg2")),
+        None,
+    )
+    if error is None:
+        return None
+    from urllib.parse import urlsplit
+
+    external = settings.external_database_url()
+    reason = next((line.strip() for line in str(error).splitlines() if line.strip()), "connection failed")
+    reason = reason.split(" failed: ", 1)[-1]
+    if external:
+        parts = urlsplit(external)
+        if parts.password:
+            reason = reason.replace(parts.password, "***")
+        where = f"{parts.hostname or 'localhost'}:{parts.port or 5432}"
+        database = parts.path.lstrip("/") or "(default)"
+        return (
+            f"cannot connect to the warehouse at {where} (database {database}, user {parts.username or '(default)'}, "
+            f"from HITCRAFT_DATABASE_URL): {reason}; check that PostgreSQL runs there and accepts connections from "
+            "this machine, and the URL's host, port, user, password and database"
+        )
+    return (
+        f"cannot connect to the embedded PostgreSQL under {settings.hitcraft_home()}: {reason}; "
+        "`hitcraft db stop` and run the command again, or check the log in its pgdata folder"
+    )
 
 
 class EmbeddedDatabase:

@@ -46,6 +46,12 @@ def search(
         raise UserError(f"--type {insight_type!r} is not one of {', '.join(INSIGHT_TYPES)}")
     if rejected and everything:
         raise UserError("--rejected and --all exclude each other")
+    if segment is not None:
+        kind, _, value = segment.rpartition("=")
+        if not value.strip() or ("=" in segment and not kind.strip()):
+            raise UserError(f"--segment {segment!r} is not a segment value or type=value (e.g. ios, platform=ios)")
+    if metric is not None and not metric.strip():
+        raise UserError("--metric is empty; give a metric name, e.g. render_failure_rate")
     start = parse_day(since, "--since") if since else None
     end = parse_day(until, "--until") if until else None
     if start and end and start > end:

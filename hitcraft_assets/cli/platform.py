@@ -49,10 +49,15 @@ def _run_backfill(url: str, first: date, last: date, *, title: str, only_missing
     backfill_id = backfill.launch(url, start, last, title=title)
     say(f"Backfill {backfill_id}: {url}/runs/b/{backfill_id}")
     last_id_file.write_text(backfill_id)
+    say("Waiting for it as long as it makes progress (Ctrl-C stops waiting; the backfill stays in the instance).")
     result = backfill.wait(url, backfill_id, say, rows_so_far=lambda: raw_events.stored_rows(start, last))
     _summary(first, last, backfill_id, result.status.lower(), result.per_asset)
     if result.status not in ("COMPLETED_SUCCESS", "COMPLETED"):
-        raise UserError(f"backfill ended {result.status}; open {url}/runs/b/{backfill_id} for the failed runs")
+        details = backfill.failure_details(url, backfill_id)
+        raise UserError(
+            f"backfill ended {result.status}; open {url}/runs/b/{backfill_id} for the failed runs"
+            + "".join(f"\n  {line}" for line in details)
+        )
 
 
 def dev(
@@ -106,24 +111,27 @@ def backfill(
     end: str = typer.Option(..., "--end", help="Last day, YYYY-MM-DD (inclusive)."),
     url: str = typer.Option(
         "http://127.0.0.1:3000",
-        help="A running Dagster webserver; started headless for the duration when none answers there.",
+        help="A running Dagster webserver of this HITCRAFT_HOME's instance (another instance's is refused); "
+        "started headless for the duration when none answers there.",
     ),
 ) -> None:
     """Backfill a date range of every asset through the Dagster instance (one single-run backfill; it
     shows in the UI under Runs → Backfills)."""
+    first, last = parse_day(start, "--start"), parse_day(end, "--end")
+    check_range(first, last)  # before anything heavy is imported or started
+    settings.mixpanel_settings()
     from hitcraft_assets.cli import runtime
 
-    first, last = parse_day(start, "--start"), parse_day(end, "--end")
-    check_range(first, last)
     runtime.interrupt_on_termination()
     try:
         with EmbeddedDatabase():
             runtime.apply_environment()
             try:
-                ready = runtime.webserver_ready(url)
+                ready = runtime.wait_for_webserver(url, say)
             except RuntimeError:
                 ready = False
             if ready:
+                _check_instance(url)
                 _run_backfill(url, first, last, title=f"cli {first}..{last}", only_missing=False)
                 return
             with runtime.dagster_dev(quiet=True) as server:
@@ -132,6 +140,17 @@ def backfill(
         raise UserError(
             "interrupted; a launched backfill stays in the instance and resumes when `hitcraft dev` runs"
         ) from None
+
+
+def _check_instance(url: str) -> None:
+    """Refuse a webserver that serves another instance (e.g. a UI started from another HITCRAFT_HOME)."""
+    import dagster as dg
+
+    from hitcraft_assets.cli import backfill, runtime
+
+    mismatch = backfill.instance_mismatch(url, dg.DagsterInstance.get(), runtime.dagster_home())
+    if mismatch:
+        raise UserError(mismatch)
 
 
 def env() -> None:

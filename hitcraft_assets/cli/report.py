@@ -20,6 +20,7 @@ def report(
 ) -> None:
     """Build a report from the insight library and the marts: Markdown, HTML and PDF under
     $HITCRAFT_HOME/reports/<kind>/ (the same files the Dagster report assets write)."""
+    from hitcraft_assets import settings
     from hitcraft_assets.cli.common import EmbeddedDatabase, UserError, parse_day, say
     from hitcraft_assets.reports import builder as report_builder
     from hitcraft_assets.reports.claude import templated_summary
@@ -28,13 +29,16 @@ def report(
     from hitcraft_assets.reports.rendering import render_text
     from hitcraft_assets.store import insight_library
 
+    # The arguments and settings first, then the data: a bad value is named even before any insight exists.
     if kind not in REPORT_KINDS:
         raise UserError(f"report kind {kind!r} is not one of {', '.join(REPORT_KINDS)}")
+    requested = parse_day(day, "--date") if day else None
+    settings.reporting_timezone()
     with EmbeddedDatabase():
         if not insight_library.exists():
             raise UserError("no insights yet: materialize insights/insights (`hitcraft demo` or a backfill)")
-        if day:
-            as_of = parse_day(day, "--date")
+        if requested:
+            as_of = requested
         else:
             newest = insight_library.read(None, status=None)["as_of"]
             if newest.empty:

@@ -9,7 +9,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -65,20 +65,85 @@ def port_in_use(host: str, port: int) -> bool:
         return s.connect_ex((host, port)) == 0
 
 
-def webserver_ready(url: str) -> bool:
-    """True when the webserver answers and the code location has loaded."""
+def webserver_state(url: str) -> tuple[bool, str]:
+    """(ready, what is still awaited): ready when the webserver answers and every code location has loaded.
+    A code location that failed to load raises RuntimeError (waiting longer does not help)."""
     query = "{ workspaceOrError { ... on Workspace { locationEntries { name loadStatus "
     query += "locationOrLoadError { __typename ... on PythonError { message } } } } } }"
     try:
-        r = httpx.post(f"{url}/graphql", json={"query": query}, timeout=5)
+        r = httpx.post(f"{url}/graphql", json={"query": query}, timeout=30)
         entries = r.json()["data"]["workspaceOrError"]["locationEntries"]
     except (httpx.HTTPError, KeyError, TypeError, ValueError):
-        return False
+        return False, f"the Dagster webserver to answer on {url}"
     for entry in entries:
         error = entry.get("locationOrLoadError") or {}
         if error.get("__typename") == "PythonError":
             raise RuntimeError(f"code location {entry['name']} failed to load: {error.get('message')}")
-    return bool(entries) and all(e["loadStatus"] == "LOADED" and e["locationOrLoadError"] for e in entries)
+    if not entries:
+        return False, "the webserver to list its code locations"
+    loading = [e["name"] for e in entries if not (e["loadStatus"] == "LOADED" and e["locationOrLoadError"])]
+    if loading:
+        return False, f"code location {', '.join(loading)} to load (its code server starts and imports the assets)"
+    return True, ""
+
+
+def webserver_ready(url: str) -> bool:
+    """True when the webserver answers and the code location has loaded."""
+    return webserver_state(url)[0]
+
+
+def wait_until_ready(
+    url: str,
+    process: subprocess.Popen,
+    report: Callable[[str], None],
+    *,
+    log_path: Path | None = None,
+    poll_s: float = 1.0,
+    remind_s: float = 60.0,
+) -> None:
+    """Wait for `dagster dev` to serve its code location for as long as its process is alive: on a loaded
+    machine start-up takes minutes, never a reason to fail. Says what it waits for (again every `remind_s`);
+    Ctrl-C stops the wait."""
+    started = time.monotonic()
+    said, said_at = "", started
+    while True:
+        ready, awaited = webserver_state(url)
+        if ready:
+            return
+        if process.poll() is not None:
+            raise RuntimeError(
+                f"dagster dev exited with code {process.returncode} while waiting for {awaited}"
+                + (f"; see {log_path}" if log_path else "")
+            )
+        now = time.monotonic()
+        if awaited != said or now - said_at >= remind_s:
+            report(
+                f"[{now - started:5.0f}s] waiting for {awaited} (dagster dev pid {process.pid} is running; "
+                "Ctrl-C stops)"
+            )
+            said, said_at = awaited, now
+        time.sleep(poll_s)
+
+
+def wait_for_webserver(url: str, report: Callable[[str], None], *, poll_s: float = 2.0) -> bool:
+    """For a webserver started elsewhere: False when nothing answers at `url`; else wait (as long as it keeps
+    answering) until its code location has loaded, and True."""
+    ready, awaited = webserver_state(url)
+    if ready:
+        return True
+    if awaited.startswith("the Dagster webserver to answer"):
+        return False
+    started = time.monotonic()
+    report(f"the webserver at {url} is starting: waiting for {awaited} (Ctrl-C stops)")
+    while not ready:
+        time.sleep(poll_s)
+        ready, now_awaited = webserver_state(url)
+        if now_awaited.startswith("the Dagster webserver to answer"):
+            raise RuntimeError(f"the webserver at {url} stopped answering while it was starting")
+        if now_awaited and now_awaited != awaited:
+            report(f"[{time.monotonic() - started:5.0f}s] waiting for {now_awaited}")
+            awaited = now_awaited
+    return True
 
 
 @dataclass
@@ -90,10 +155,16 @@ class DagsterDev:
 
 @contextmanager
 def dagster_dev(
-    host: str = "127.0.0.1", port: int | None = None, *, quiet: bool = False, timeout_s: float = 180
+    host: str = "127.0.0.1",
+    port: int | None = None,
+    *,
+    quiet: bool = False,
+    report: Callable[[str], None] | None = None,
 ) -> Iterator[DagsterDev]:
     """Run `dagster dev` (webserver + daemon) with this platform's environment until the code location
-    has loaded; stops it (its whole process group) on exit."""
+    has loaded (however long that takes while it runs); stops it (its whole process group) on exit."""
+    from hitcraft_assets.cli.common import say
+
     port = port or free_port(host)
     if port_in_use(host, port):
         raise RuntimeError(f"port {port} on {host} is already in use (is `hitcraft dev` running? use --port)")
@@ -124,15 +195,7 @@ def dagster_dev(
     )
     url = f"http://{host}:{port}"
     try:
-        deadline = time.monotonic() + timeout_s
-        while not webserver_ready(url):
-            if process.poll() is not None:
-                raise RuntimeError(
-                    f"dagster dev exited with code {process.returncode}" + (f"; see {log_path}" if quiet else "")
-                )
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"dagster dev did not become ready within {timeout_s:.0f}s")
-            time.sleep(1)
+        wait_until_ready(url, process, report or say, log_path=log_path if quiet else None)
         yield DagsterDev(url, process, log_path if quiet else None)
     finally:
         _stop(process)

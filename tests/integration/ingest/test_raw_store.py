@@ -154,10 +154,10 @@ def test_killed_load_leaves_the_previous_partition(conn, warehouse_url, tmp_path
         [sys.executable, "-c", _CRASHING_LOADER, warehouse_url, str(marker), str(Path(loader_helpers.__file__).parent)],
         env={**os.environ},
     )
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 1800  # only against a hang: a loaded machine may take minutes to get there
     while not marker.exists():
         assert proc.poll() is None, "loader exited before the kill"
-        assert time.monotonic() < deadline
+        assert time.monotonic() < deadline, "loader alive but not copying after 30 min"
         time.sleep(0.05)
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()

@@ -1,6 +1,7 @@
 """The sample Mixpanel over a real loopback socket (uvicorn, chunked HTTP/1.1): every Fault kind seen by httpx."""
 
 import gzip
+import threading
 import time
 from datetime import UTC, date, datetime
 
@@ -81,17 +82,38 @@ def test_status_faults(served, status, header):
         assert "plan" in r.json()["error"]
 
 
-def test_slow(served):
+class GatedStall:
+    """Stands in for the sample app's `time` module: a stall waits for the test's go instead of a clock, so the
+    order of events is checked, not the speed of the machine."""
+
+    def __init__(self) -> None:
+        self.asked: list[float] = []
+        self.stalling, self.go = threading.Event(), threading.Event()
+
+    def sleep(self, seconds: float) -> None:
+        self.asked.append(seconds)
+        self.stalling.set()
+        self.go.wait(600)  # only against a hang
+
+    def __getattr__(self, name):
+        return getattr(time, name)
+
+
+def test_slow(served, monkeypatch):
+    from hitcraft_assets.mixpanel.sample import app as sample_app
+
     app, c = served
+    stall = GatedStall()
+    monkeypatch.setattr(sample_app, "_time", stall)
     app.add_fault(Fault("slow", after_lines=10, retry_after=0.6))
-    t0 = time.monotonic()
     with c.stream("GET", "/api/2.0/export", params=PARAMS) as r:
         it = r.iter_lines()
-        next(it)
-        first = time.monotonic() - t0
+        first = [next(it) for _ in range(10)]  # the first lines arrive before the stall ends …
+        assert stall.stalling.wait(600)  # … and the server stalls after them (the wait only guards a hang)
+        assert stall.asked == [0.6]
+        stall.go.set()
         rest = sum(1 for _ in it)
-    assert rest > 1000
-    assert time.monotonic() - t0 >= 0.6 > first
+    assert len(first) == 10 and rest > 1000
 
 
 def test_faults_match_path(served):

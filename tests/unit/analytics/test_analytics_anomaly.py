@@ -144,9 +144,7 @@ def test_kind_inference():
     assert infer_kind(pd.Series([30.0, 2]), pd.Series([10.0, 20]), pd.Series([3, 0.1])) == "ratio"
 
 
-def test_many_segment_series_are_fast():
-    import time
-
+def test_many_segment_series_give_one_row_per_series_and_day():  # their speed: benchmarks/speed_bench.py
     rng = np.random.default_rng(0)
     days = pd.date_range("2026-01-01", periods=60).date
     n_series = 600
@@ -155,10 +153,8 @@ def test_many_segment_series_are_fast():
          "segment_value": np.repeat([f"c{i}" for i in range(n_series)], 60),
          "value": rng.poisson(50, size=60 * n_series).astype(float), "numerator": np.nan, "denominator": np.nan}
     )  # fmt: skip
-    started = time.perf_counter()
     out = detect_anomalies(frame)
     assert len(out) == 60 * n_series
-    assert time.perf_counter() - started < 10  # ~1 s; 3,000 series × 60 days take ~3 s
 
 
 def test_segment_series_use_the_segment_threshold():

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 import warnings
 from datetime import date, timedelta
 
@@ -221,16 +220,14 @@ def test_rolling_metrics_are_left_out_unless_asked_for():
     assert not change_points(frame, AS_OF, metric_names=["mau"]).empty
 
 
-def test_twenty_metrics_run_fast_and_without_warnings():
+def test_twenty_metrics_run_without_warnings():  # their speed: benchmarks/speed_bench.py
     rng = np.random.default_rng(8)
     frame = pd.concat(
         [_long(f"m{i}", 100 * _weekday_factor(90) + rng.normal(0, 5, 90) + i * np.arange(90) / 30) for i in range(20)]
     )
-    started = time.perf_counter()
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         trends = metric_trends(frame, AS_OF)
         changes = period_changes(frame, AS_OF)
         change_points(frame, AS_OF)
-    assert time.perf_counter() - started < 10  # ~1 s on a laptop; generous for a shared CI box
     assert len(trends) == 40 and len(changes) == 40

@@ -5,7 +5,6 @@ within the statement timeout and the row limit; metric and insight look-ups."""
 from __future__ import annotations
 
 import logging
-import time
 from datetime import date
 
 import pytest
@@ -71,10 +70,9 @@ def test_writes_and_second_statements_are_refused(backend, url):
 
 
 def test_a_slow_query_is_cancelled_by_the_statement_timeout(url):
-    started = time.monotonic()
+    # the message is PostgreSQL's cancellation by the statement timeout, not the query ending on its own
     with pytest.raises(QueryError, match=r"^query cancelled after 0\.3 s statement timeout$"):
         WarehouseAskBackend(url, statement_timeout_ms=300).run_sql("select pg_sleep(5)")
-    assert time.monotonic() - started < 3
     assert WarehouseAskBackend(url).statement_timeout_ms == 10_000
 
 
