@@ -26,8 +26,6 @@ def parse_day(value: str, option: str) -> date:
 
 
 def check_range(first: date, last: date) -> None:
-    from hitcraft_assets.defs.partitions import PARTITIONS_START
-
     yesterday = settings.reporting_today() - timedelta(days=1)
     if first > last:
         raise UserError(f"--start {first} is after --end {last}")
@@ -36,9 +34,9 @@ def check_range(first: date, last: date) -> None:
             f"--end {last} is not a complete day yet; the last loadable day is {yesterday} "
             f"({settings.reporting_timezone()})"
         )
-    if first < date.fromisoformat(PARTITIONS_START):
+    if first < settings.partitions_start():
         raise UserError(
-            f"--start {first} is before the first partition {PARTITIONS_START} "
+            f"--start {first} is before the first partition {settings.partitions_start()} "
             "(set HITCRAFT_PARTITIONS_START to reach further back)"
         )
 

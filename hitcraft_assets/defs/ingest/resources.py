@@ -55,12 +55,9 @@ class MixpanelSource:
 def sample_anchor_date() -> date:
     """The sample project's anchor day: fixed on first use (kept in $HITCRAFT_HOME) so that data
     loaded on different days stays consistent; `HITCRAFT_SAMPLE_ANCHOR` overrides it."""
-    override = settings._env("HITCRAFT_SAMPLE_ANCHOR")
+    override = settings.sample_settings().anchor
     if override:
-        try:
-            return date.fromisoformat(override)
-        except ValueError as exc:
-            raise settings.ConfigError(f"HITCRAFT_SAMPLE_ANCHOR={override!r} is not a YYYY-MM-DD date") from exc
+        return override
     path: Path = settings.hitcraft_home() / "sample_anchor_date"
     if path.exists():
         return date.fromisoformat(path.read_text().strip())
