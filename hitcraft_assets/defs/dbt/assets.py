@@ -11,8 +11,8 @@ from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtC
 from hitcraft_assets import settings
 from hitcraft_assets.defs.dbt.partition_vars import vars_arg
 from hitcraft_assets.defs.dbt.project import dbt_project
-from hitcraft_assets.defs.ingest.resources import WarehouseResource
 from hitcraft_assets.defs.partitions import daily_partitions
+from hitcraft_assets.defs.resources import WarehouseResource
 from hitcraft_assets.store import warehouse
 
 DAILY = "tag:daily"

@@ -12,7 +12,7 @@ import dagster as dg
 
 from hitcraft_assets import settings
 from hitcraft_assets.defs.ingest.assets import RAW_EVENTS
-from hitcraft_assets.defs.ingest.resources import WarehouseResource
+from hitcraft_assets.defs.resources import WarehouseResource
 from hitcraft_assets.store import raw_quality
 
 EVENT_CATALOG = settings.REPO_ROOT / "dbt_project" / "seeds" / "event_catalog.csv"

@@ -5,8 +5,8 @@ from datetime import timedelta
 import dagster as dg
 
 from hitcraft_assets import settings
-from hitcraft_assets.defs.ingest.resources import WarehouseResource
 from hitcraft_assets.defs.ml import common
+from hitcraft_assets.defs.resources import WarehouseResource
 
 INSIGHTS_KEY = dg.AssetKey(["insights", "insights"])
 INSIGHTS_GROUP = "insights"
