@@ -5,6 +5,7 @@ from datetime import timedelta
 import dagster as dg
 
 from hitcraft_assets import settings
+from hitcraft_assets.defs.dbt.assets import model_key
 from hitcraft_assets.defs.ml import common
 from hitcraft_assets.defs.resources import WarehouseResource
 
@@ -20,9 +21,9 @@ MART_INPUTS = [
     common.USER_DAILY_ACTIVITY,
     common.DIM_USERS,
     common.PROMPT_PERFORMANCE,
-    dg.AssetKey(["marts", "funnel_conversions"]),
-    dg.AssetKey(["marts", "retention_cohorts"]),
-    dg.AssetKey(["marts", "feature_adoption"]),
+    model_key("funnel_conversions"),
+    model_key("retention_cohorts"),
+    model_key("feature_adoption"),
 ]
 
 
