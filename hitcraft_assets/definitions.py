@@ -1,6 +1,7 @@
-"""The Dagster code location: every domain's definitions, merged."""
+"""The code location: every definition under `hitcraft_assets/defs/`, loaded by Dagster from the folder."""
 
 import warnings
+from pathlib import Path
 
 import dagster as dg
 
@@ -9,6 +10,4 @@ import dagster as dg
 warnings.filterwarnings("ignore", category=dg.BetaWarning)
 warnings.filterwarnings("ignore", category=dg.PreviewWarning)
 
-from hitcraft_assets.defs import alerts, dbt, ingest, insights, ml  # noqa: E402 (after the warning filters)
-
-defs = dg.Definitions.merge(ingest.defs, dbt.defs, ml.defs, insights.defs, alerts.defs)
+defs = dg.load_from_defs_folder(path_within_project=Path(__file__).parent)

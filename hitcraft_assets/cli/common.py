@@ -36,7 +36,7 @@ def check_range(first: date, last: date) -> None:
             f"({settings.reporting_timezone()})"
         )
     start = settings.partitions_start()
-    if first < date.fromisoformat(start):
+    if first < start:
         raise UserError(
             f"--start {first} is before the first partition {start} "
             "(set HITCRAFT_PARTITIONS_START to reach further back)"

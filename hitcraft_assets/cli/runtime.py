@@ -43,7 +43,7 @@ def dagster_environment() -> dict[str, str]:
         "DAGSTER_PG_URL": warehouse.dagster_storage_url(),
         # Workers reach the already-running warehouse directly instead of each attaching to pgserver.
         "HITCRAFT_DATABASE_URL": warehouse.warehouse_url(),
-        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",  # dbt, dagster
+        "PATH": settings.executable_search_path(Path(sys.executable).parent),  # dbt, dagster
     }
     return env
 
@@ -168,7 +168,7 @@ def dagster_dev(
     port = port or free_port(host)
     if port_in_use(host, port):
         raise RuntimeError(f"port {port} on {host} is already in use (is `hitcraft dev` running? use --port)")
-    env = {**os.environ, **apply_environment()}
+    env = settings.process_environment(**apply_environment())
     from hitcraft_assets.defs.dbt.project import prepare_manifest
 
     prepare_manifest()  # once here, not in every Dagster process

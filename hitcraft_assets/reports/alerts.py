@@ -6,106 +6,45 @@ from __future__ import annotations
 
 import html
 import logging
-import os
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
-from pathlib import Path
 from urllib.parse import urlsplit
 
 from hitcraft_assets.reports.email import (
     EmailConfigError,
     EmailDeliveryError,
-    SmtpSettings,
     build_message,
     deliver,
-    parse_recipients,
-    smtp_settings_from_env,
 )
 from hitcraft_assets.reports.formatting import format_interval, format_metric_value, format_number, metric_label
+from hitcraft_assets.settings import (  # noqa: F401 (the settings of this area, re-exported for its users)
+    DEFAULT_DAGSTER_URL,
+    DEFAULT_MAX_AGE_DAYS,
+    DEFAULT_MAX_ATTEMPTS,
+    DEFAULT_MIN_SEVERITY,
+    WEBHOOK_TIMEOUT_S,
+    AlertConfigError,
+    AlertSettings,
+    alert_settings,
+)
 from hitcraft_assets.store.alert_log import AlertRun, AnomalyFlag, handle_pending_flags
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_MIN_SEVERITY = 4.0
-DEFAULT_MAX_AGE_DAYS = 3
-DEFAULT_MAX_ATTEMPTS = 3
-DEFAULT_DAGSTER_URL = "http://localhost:3000"
-WEBHOOK_TIMEOUT_S = 10.0
 #: channel names as recorded in insights.alerts_sent: e-mail over SMTP, e-mail written to the outbox, webhook
 EMAIL, OUTBOX, WEBHOOK = "email", "outbox", "webhook"
-
-
-class AlertConfigError(ValueError):
-    """An alert setting is malformed; the message names the variable."""
 
 
 class WebhookError(RuntimeError):
     """The webhook could not be reached or answered with a non-2xx status (the URL, a secret, is never shown)."""
 
 
-@dataclass(frozen=True)
-class AlertSettings:
-    """Who gets alerts, how, and which flags are worth one. `webhook_url` is a secret (never in reprs or logs)."""
-
-    smtp: SmtpSettings
-    outbox_dir: Path
-    recipients: tuple[str, ...] = ()
-    operator_recipients: tuple[str, ...] = ()
-    webhook_url: str | None = field(default=None, repr=False)
-    min_severity: float = DEFAULT_MIN_SEVERITY
-    max_age_days: int = DEFAULT_MAX_AGE_DAYS
-    max_attempts: int = DEFAULT_MAX_ATTEMPTS
-    dagster_url: str = DEFAULT_DAGSTER_URL
-    webhook_timeout_s: float = WEBHOOK_TIMEOUT_S
-
-
 def alert_settings_from_env(environ: Mapping[str, str] | None = None) -> AlertSettings:
-    """Settings from `HITCRAFT_ALERT_MIN_SEVERITY` (|robust z| an alert needs, default 4), `HITCRAFT_ALERT_MAX_AGE_DAYS`
-    (older flags are recorded as skipped, never sent; default 3), `HITCRAFT_ALERT_WEBHOOK_URL` (optional),
-    `HITCRAFT_ALERT_RECIPIENTS` (default `HITCRAFT_REPORT_RECIPIENTS`), `HITCRAFT_OPERATOR_RECIPIENTS` (run failures;
-    default the alert recipients), `HITCRAFT_DAGSTER_URL` (links; default http://localhost:3000), the `SMTP_*`
-    variables of `smtp_settings_from_env` and `HITCRAFT_HOME` (outbox: $HITCRAFT_HOME/outbox). `environ`: a mapping
-    to read instead of the process environment (and `.env`). Raises AlertConfigError / EmailConfigError."""
-    from hitcraft_assets import settings
-
-    if environ is None:
-        settings.load_dotenv_once()
-        environ = os.environ
-
-    def get(name: str) -> str | None:
-        value = environ.get(name, "").strip()
-        return value or None
-
-    recipients = _recipients("HITCRAFT_ALERT_RECIPIENTS", get("HITCRAFT_ALERT_RECIPIENTS"))
-    recipients = recipients or _recipients("HITCRAFT_REPORT_RECIPIENTS", get("HITCRAFT_REPORT_RECIPIENTS"))
-    operators = _recipients("HITCRAFT_OPERATOR_RECIPIENTS", get("HITCRAFT_OPERATOR_RECIPIENTS")) or recipients
-    if get("SMTP_HOST") and not recipients:
-        raise AlertConfigError(
-            "SMTP_HOST is set but HITCRAFT_ALERT_RECIPIENTS and HITCRAFT_REPORT_RECIPIENTS are empty"
-        )
-    # The SMTP settings' own recipients are replaced per message (alerts or operators).
-    smtp = smtp_settings_from_env({**environ, "HITCRAFT_REPORT_RECIPIENTS": ", ".join(recipients)})
-    webhook = get("HITCRAFT_ALERT_WEBHOOK_URL")
-    if webhook and urlsplit(webhook).scheme not in ("http", "https"):
-        raise AlertConfigError("HITCRAFT_ALERT_WEBHOOK_URL must be an http(s) URL")
-    dagster_url = (get("HITCRAFT_DAGSTER_URL") or DEFAULT_DAGSTER_URL).rstrip("/")
-    if urlsplit(dagster_url).scheme not in ("http", "https"):
-        raise AlertConfigError(f"HITCRAFT_DAGSTER_URL={dagster_url!r} must be an http(s) URL")
-    home = Path(get("HITCRAFT_HOME") or settings.hitcraft_home()).expanduser().resolve()
-    return AlertSettings(
-        smtp=smtp,
-        outbox_dir=home / "outbox",
-        recipients=recipients,
-        operator_recipients=operators,
-        webhook_url=webhook,
-        min_severity=_number("HITCRAFT_ALERT_MIN_SEVERITY", get("HITCRAFT_ALERT_MIN_SEVERITY"), DEFAULT_MIN_SEVERITY),
-        max_age_days=int(
-            _number("HITCRAFT_ALERT_MAX_AGE_DAYS", get("HITCRAFT_ALERT_MAX_AGE_DAYS"), DEFAULT_MAX_AGE_DAYS, True)
-        ),
-        dagster_url=dagster_url,
-    )
+    """The alert settings (`settings.alert_settings`): `environ` is read instead of the process environment and
+    `.env`. Raises AlertConfigError / EmailConfigError naming the variable."""
+    return alert_settings(environ)
 
 
 def reporting_today(now: datetime | None = None) -> date:
@@ -290,25 +229,6 @@ def post_webhook(url: str, text: str, timeout_s: float = WEBHOOK_TIMEOUT_S) -> N
 
 
 # ------------------------------------------------------------------------------------------------- helpers
-def _recipients(name: str, raw: str | None) -> tuple[str, ...]:
-    try:
-        return parse_recipients(raw or "")
-    except EmailConfigError as exc:  # its message names the report variable
-        raise AlertConfigError(f"{name}: {str(exc).split(': ', 1)[-1]}") from exc
-
-
-def _number(name: str, raw: str | None, default: float, integer: bool = False) -> float:
-    if raw is None:
-        return default
-    try:
-        value = int(raw) if integer else float(raw)
-    except ValueError as exc:
-        raise AlertConfigError(f"{name}={raw!r} is not {'an integer' if integer else 'a number'}") from exc
-    if value < 0 or value != value:
-        raise AlertConfigError(f"{name}={raw!r} must be >= 0")
-    return value
-
-
 def _one_line(text) -> str:
     return re.sub(r"\s+", " ", str(text)).strip()
 

@@ -10,22 +10,28 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from hitcraft_assets.analytics.insights.model import Insight
 from hitcraft_assets.reports.daily import COMPARISON_DAYS, COMPARISON_LABELS, KeyMetric, Report, with_summary
 from hitcraft_assets.reports.formatting import INSIGHT_TYPE_LABELS, format_p_value, is_missing
 from hitcraft_assets.reports.grounding import Evidence, NumberMismatch, check_numbers, evidence_from, extract_numbers
 from hitcraft_assets.reports.rendering import change_texts
+from hitcraft_assets.settings import (  # noqa: F401 (the settings of this area, re-exported for its users)
+    DEFAULT_CLAUDE_MAX_RETRIES,
+    DEFAULT_CLAUDE_MODEL,
+    DEFAULT_CLAUDE_TIMEOUT_S,
+    ClaudeSettings,
+    claude_settings,
+)
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_MODEL = "claude-sonnet-4-5"
-DEFAULT_TIMEOUT_S = 60.0
-DEFAULT_MAX_RETRIES = 2
+DEFAULT_MODEL = DEFAULT_CLAUDE_MODEL
+DEFAULT_TIMEOUT_S = DEFAULT_CLAUDE_TIMEOUT_S
+DEFAULT_MAX_RETRIES = DEFAULT_CLAUDE_MAX_RETRIES
 CI_LEVEL = 0.95
 _QUOTED = re.compile(r"\"[^\"]*\"|“[^”]*”|«[^»]*»|„[^“”]*[“”]")
 _SAFE_SEGMENT_VALUE = re.compile(r"[A-Za-z0-9_.-]{1,32}")
@@ -43,22 +49,6 @@ If there are no findings, say so."""
 
 
 @dataclass(frozen=True)
-class ClaudeSettings:
-    """Claude access: `api_key` None disables Claude. `base_url` None: the SDK default (or ANTHROPIC_BASE_URL)."""
-
-    api_key: str | None = field(repr=False)
-    model: str = DEFAULT_MODEL
-    timeout_s: float = DEFAULT_TIMEOUT_S
-    max_retries: int = DEFAULT_MAX_RETRIES
-    base_url: str | None = None
-    max_tokens: int = 700
-
-    @property
-    def enabled(self) -> bool:
-        return bool(self.api_key)
-
-
-@dataclass(frozen=True)
 class SummaryResult:
     """The summary to show (`source` 'claude' or 'template'); `mismatches`: the numbers of Claude's text that
     were not in the evidence (why it was replaced); `error`: why Claude was not used (None when it was);
@@ -72,34 +62,10 @@ class SummaryResult:
 
 
 def claude_settings_from_env(environ: Mapping[str, str] | None = None) -> ClaudeSettings:
-    """`ANTHROPIC_API_KEY`, `HITCRAFT_CLAUDE_MODEL` (default claude-sonnet-4-5), `HITCRAFT_CLAUDE_TIMEOUT_S`
-    (default 60), `HITCRAFT_CLAUDE_MAX_RETRIES` (default 2), `ANTHROPIC_BASE_URL`. `environ`: a mapping to
-    read instead of the process environment (which then includes a `.env` file). Malformed numbers fall back
-    to the defaults with a warning: the summary must never fail the report."""
-    if environ is None:
-        from hitcraft_assets.settings import load_dotenv_once
-
-        load_dotenv_once()
-        environ = os.environ
-
-    def number(name: str, default, cast):
-        raw = (environ.get(name) or "").strip()
-        try:
-            value = cast(raw) if raw else default
-        except ValueError:
-            value = -1
-        if value < 0 or (cast is float and value == 0):
-            logger.warning("%s=%r is not a valid number; using %s", name, raw, default)
-            return default
-        return value
-
-    return ClaudeSettings(
-        api_key=(environ.get("ANTHROPIC_API_KEY") or "").strip() or None,
-        model=(environ.get("HITCRAFT_CLAUDE_MODEL") or "").strip() or DEFAULT_MODEL,
-        timeout_s=number("HITCRAFT_CLAUDE_TIMEOUT_S", DEFAULT_TIMEOUT_S, float),
-        max_retries=number("HITCRAFT_CLAUDE_MAX_RETRIES", DEFAULT_MAX_RETRIES, int),
-        base_url=(environ.get("ANTHROPIC_BASE_URL") or "").strip() or None,
-    )
+    """The Claude settings (`settings.claude_settings`): `environ` is read instead of the process environment and
+    `.env`. A malformed value raises ConfigError naming it; `executive_summary` then falls back to the templated
+    summary with that reason (the summary never fails the report)."""
+    return claude_settings(environ)
 
 
 def make_client(settings: ClaudeSettings):

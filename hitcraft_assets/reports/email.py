@@ -5,34 +5,38 @@ into an outbox folder. Passwords never appear in logs, reprs or error messages."
 from __future__ import annotations
 
 import logging
-import os
 import re
 import smtplib
 import socket
 import ssl
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from email import policy
 from email.headerregistry import Address
 from email.message import EmailMessage
-from email.utils import formatdate, getaddresses, make_msgid
+from email.utils import formatdate, make_msgid
 from pathlib import Path
 
 from hitcraft_assets.reports.daily import Report
 from hitcraft_assets.reports.pdf import render_pdf
 from hitcraft_assets.reports.rendering import render_html, render_text, report_images
+from hitcraft_assets.settings import (  # noqa: F401 (the settings of this area, re-exported for its users)
+    DEFAULT_PORTS,
+    DEFAULT_SENDER,
+    DEFAULT_SMTP_TIMEOUT_S,
+    SECURITY_MODES,
+    EmailConfigError,
+    SmtpSettings,
+    bare_address,
+    parse_recipients,
+    smtp_settings,
+    valid_addresses,
+)
 
 logger = logging.getLogger(__name__)
 
-SECURITY_MODES = ("starttls", "ssl", "none")
-DEFAULT_PORTS = {"starttls": 587, "ssl": 465, "none": 25}
-DEFAULT_SENDER = "HitCraft Analytics <hitcraft-analytics@localhost>"
-DEFAULT_TIMEOUT_S = 30.0
-
-
-class EmailConfigError(ValueError):
-    """An SMTP setting is missing or malformed; the message names the variable."""
+DEFAULT_TIMEOUT_S = DEFAULT_SMTP_TIMEOUT_S
 
 
 class EmailDeliveryError(RuntimeError):
@@ -41,27 +45,6 @@ class EmailDeliveryError(RuntimeError):
     def __init__(self, message: str, outbox_path: Path | None = None) -> None:
         super().__init__(message)
         self.outbox_path = outbox_path
-
-
-@dataclass(frozen=True)
-class SmtpSettings:
-    """SMTP delivery settings. `host` None: no server configured (messages go to the outbox)."""
-
-    host: str | None
-    port: int
-    username: str | None
-    password: str | None = field(repr=False)
-    sender: str
-    recipients: tuple[str, ...]
-    security: str = "starttls"
-    timeout_s: float = DEFAULT_TIMEOUT_S
-
-    def __repr__(self) -> str:  # never show the password
-        return (
-            f"SmtpSettings(host={self.host!r}, port={self.port}, security={self.security!r}, "
-            f"username={self.username!r}, password={'***' if self.password else None}, "
-            f"sender={self.sender!r}, recipients={len(self.recipients)})"
-        )
 
 
 @dataclass(frozen=True)
@@ -75,52 +58,9 @@ class DeliveryResult:
 
 
 def smtp_settings_from_env(environ: Mapping[str, str] | None = None) -> SmtpSettings:
-    """Settings from `SMTP_HOST`, `SMTP_PORT` (default by security: 587 / 465 / 25), `SMTP_USERNAME`,
-    `SMTP_PASSWORD`, `SMTP_FROM` (default: the username when it is an address, else
-    hitcraft-analytics@localhost), `SMTP_SECURITY` (starttls | ssl | none; default starttls), `SMTP_TIMEOUT_S`
-    (default 30) and `HITCRAFT_REPORT_RECIPIENTS` (comma- or semicolon-separated addresses). `environ`: a
-    mapping to read instead of the process environment (which then includes a `.env` file, as elsewhere).
-    Raises EmailConfigError naming the variable when a value is malformed or when a host is set without
-    recipients or with a username but no password."""
-    if environ is None:
-        from hitcraft_assets.settings import load_dotenv_once
-
-        load_dotenv_once()
-        environ = os.environ
-
-    def get(name: str) -> str | None:
-        value = environ.get(name, "").strip()
-        return value or None
-
-    security = (get("SMTP_SECURITY") or "starttls").lower()
-    if security not in SECURITY_MODES:
-        raise EmailConfigError(f"SMTP_SECURITY={security!r} must be one of {', '.join(SECURITY_MODES)}")
-    port = _positive("SMTP_PORT", get("SMTP_PORT"), DEFAULT_PORTS[security], int)
-    timeout_s = _positive("SMTP_TIMEOUT_S", get("SMTP_TIMEOUT_S"), DEFAULT_TIMEOUT_S, float)
-    recipients = parse_recipients(get("HITCRAFT_REPORT_RECIPIENTS") or "")
-    host, username, password = get("SMTP_HOST"), get("SMTP_USERNAME"), get("SMTP_PASSWORD")
-    # Providers usually accept only a verified sender: an e-mail-shaped login is the best default.
-    sender = get("SMTP_FROM") or (username if username and _valid_addresses([username]) else DEFAULT_SENDER)
-    if not _valid_addresses([sender]):
-        raise EmailConfigError(f"SMTP_FROM={sender!r} is not an e-mail address")
-    if host and not recipients:
-        raise EmailConfigError("SMTP_HOST is set but HITCRAFT_REPORT_RECIPIENTS is empty")
-    if username and not password:
-        raise EmailConfigError("SMTP_USERNAME is set but SMTP_PASSWORD is empty")
-    return SmtpSettings(host, port, username, password, sender, recipients, security, timeout_s)
-
-
-def parse_recipients(text: str) -> tuple[str, ...]:
-    """'a@x.com, B <b@y.org>; c@z.io' -> ('a@x.com', 'b@y.org', 'c@z.io'). Raises EmailConfigError for an
-    entry that is not an address."""
-    entries = [entry.strip() for entry in re.split(r"[,;]", text) if entry.strip()]
-    addresses = []
-    for entry in entries:
-        parsed = getaddresses([entry])
-        if len(parsed) != 1 or not _valid_addresses([parsed[0][1]]):
-            raise EmailConfigError(f"HITCRAFT_REPORT_RECIPIENTS: {entry!r} is not an e-mail address")
-        addresses.append(parsed[0][1])
-    return tuple(dict.fromkeys(addresses))
+    """The report e-mail settings (`settings.smtp_settings`): `environ` is read instead of the process environment
+    and `.env`. Raises EmailConfigError naming the variable."""
+    return smtp_settings(environ)
 
 
 def build_message(
@@ -270,28 +210,8 @@ def _describe(exc: Exception, settings: SmtpSettings) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
-def _positive(name: str, raw: str | None, default, cast):
-    if raw is None:
-        return default
-    try:
-        value = cast(raw)
-    except ValueError as exc:
-        raise EmailConfigError(f"{name}={raw!r} is not a number") from exc
-    if value <= 0:
-        raise EmailConfigError(f"{name}={raw!r} must be > 0")
-    return value
-
-
-def _valid_addresses(addresses: Iterable[str]) -> bool:
-    for address in addresses:
-        bare = _bare(address)
-        if not re.fullmatch(r"[^@\s<>,;]+@[^@\s<>,;]+", bare):
-            return False
-    return True
-
-
-def _bare(address: str) -> str:
-    return getaddresses([address])[0][1] if "<" in address else address.strip()
+_valid_addresses = valid_addresses
+_bare = bare_address
 
 
 def _domain(sender: str) -> str:

@@ -128,7 +128,7 @@ def warehouse_url() -> str:
 
 def dagster_storage_url() -> str:
     """SQLAlchemy URL for dagster-postgres (scheme `postgresql+psycopg2`, see the trap in ARCHITECTURE.md)."""
-    explicit = os.environ.get("DAGSTER_PG_URL")
+    explicit = settings.database_settings().dagster_storage_url
     if explicit:
         return explicit
     external = settings.external_database_url()

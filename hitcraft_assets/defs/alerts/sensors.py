@@ -3,7 +3,7 @@ failed run. Both run by default and launch no runs; settings are read from the e
 
 import dagster as dg
 
-from hitcraft_assets.defs.ingest.resources import WarehouseResource
+from hitcraft_assets.defs.resources import WarehouseResource
 
 ANOMALY_FLAGS = dg.AssetKey(["ml", "anomaly_flags"])
 

@@ -6,13 +6,19 @@ from datetime import timedelta
 from typing import Any
 
 import dagster as dg
-from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, dbt_assets
+from dagster_dbt import (
+    DagsterDbtTranslator,
+    DagsterDbtTranslatorSettings,
+    DbtCliResource,
+    dbt_assets,
+    get_asset_key_for_model,
+)
 
 from hitcraft_assets import settings
 from hitcraft_assets.defs.dbt.partition_vars import vars_arg
 from hitcraft_assets.defs.dbt.project import dbt_project
-from hitcraft_assets.defs.ingest.resources import WarehouseResource
 from hitcraft_assets.defs.partitions import daily_partitions
+from hitcraft_assets.defs.resources import WarehouseResource
 from hitcraft_assets.store import warehouse
 
 DAILY = "tag:daily"
@@ -88,3 +94,9 @@ def dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse
     """Seeds and models rebuilt whole (cohorts, dimensions, funnels over full history)."""
     _dbt_env(warehouse)
     yield from dbt.cli(["build"], context=context).stream().fetch_row_counts().fetch_column_metadata()
+
+
+def model_key(name: str) -> dg.AssetKey:
+    """The asset key of dbt model (or seed) `name`, daily or not, as the translator makes it (`marts/daily_metrics`):
+    both `@dbt_assets` share one manifest and translator, so either finds every model."""
+    return get_asset_key_for_model([dbt_models], name)

@@ -6,8 +6,8 @@ from datetime import date
 import dagster as dg
 
 from hitcraft_assets import settings
-from hitcraft_assets.defs.ingest.resources import MixpanelResource, WarehouseResource
 from hitcraft_assets.defs.partitions import daily_partitions
+from hitcraft_assets.defs.resources import MixpanelResource, WarehouseResource
 
 RAW_EVENTS = dg.AssetKey(["mixpanel", "raw_events"])
 RAW_PROFILES = dg.AssetKey(["mixpanel", "raw_profiles"])

@@ -6,23 +6,19 @@ catalog seed) and day volume far from the trailing 28-day same-weekday median.
 """
 
 import csv
-import os
 from datetime import date
 
 import dagster as dg
 
 from hitcraft_assets import settings
 from hitcraft_assets.defs.ingest.assets import RAW_EVENTS
-from hitcraft_assets.defs.ingest.resources import WarehouseResource
+from hitcraft_assets.defs.resources import WarehouseResource
 from hitcraft_assets.store import raw_quality
 
 EVENT_CATALOG = settings.REPO_ROOT / "dbt_project" / "seeds" / "event_catalog.csv"
-#: Largest share of a day's export lines that may be quarantined before downstream stops.
-MAX_QUARANTINE_SHARE = float(os.environ.get("HITCRAFT_MAX_QUARANTINE_SHARE", "0.01"))
-#: A day whose volume is more than this factor above or below its weekday median warns.
-VOLUME_DEVIATION_FACTOR = float(os.environ.get("HITCRAFT_VOLUME_DEVIATION_FACTOR", "2.0"))
-#: Share of events that may lack `$insert_id` (old SDKs, server-side imports without one).
-MIN_INSERT_ID_SHARE = float(os.environ.get("HITCRAFT_MIN_INSERT_ID_SHARE", "0.99"))
+#: The thresholds as the code location loaded them (HITCRAFT_MAX_QUARANTINE_SHARE, HITCRAFT_VOLUME_DEVIATION_FACTOR,
+#: HITCRAFT_MIN_INSERT_ID_SHARE), for the checks' descriptions; each evaluation reads them again.
+_THRESHOLDS = settings.check_settings()
 
 EXPECTED_COLUMNS = {
     "partition_date:date",
@@ -114,7 +110,7 @@ def raw_events_contract(first: date, last: date, warehouse: WarehouseResource) -
         [
             gxe.ExpectColumnValuesToNotBeNull(column="event"),
             gxe.ExpectColumnValuesToNotBeNull(column="event_time"),
-            gxe.ExpectColumnValuesToNotBeNull(column="insert_id", mostly=MIN_INSERT_ID_SHARE),
+            gxe.ExpectColumnValuesToNotBeNull(column="insert_id", mostly=settings.check_settings().min_insert_id_share),
             gxe.ExpectColumnValuesToBeInSet(column="time_in_partition", value_set=[True]),
         ],
         name="raw_events_rows",
@@ -137,17 +133,18 @@ def raw_events_contract(first: date, last: date, warehouse: WarehouseResource) -
 @_check(
     blocking=True,
     description=f"Share of export lines quarantined per day stays below "
-    f"{MAX_QUARANTINE_SHARE:.1%} (HITCRAFT_MAX_QUARANTINE_SHARE).",
+    f"{_THRESHOLDS.max_quarantine_share:.1%} (HITCRAFT_MAX_QUARANTINE_SHARE).",
 )
 def raw_events_quarantine_share(first: date, last: date, warehouse: WarehouseResource) -> dg.AssetCheckResult:
     import great_expectations.expectations as gxe
 
     from hitcraft_assets.store.data_quality import validate_query
 
+    max_share = settings.check_settings().max_quarantine_share
     outcomes = validate_query(
         warehouse.sqlalchemy_url(),
         raw_quality.quarantine_shares(first, last),
-        [gxe.ExpectColumnValuesToBeBetween(column="quarantine_share", min_value=0, max_value=MAX_QUARANTINE_SHARE)],
+        [gxe.ExpectColumnValuesToBeBetween(column="quarantine_share", min_value=0, max_value=max_share)],
         name="raw_events_quarantine_share",
     )
     reasons = raw_quality.quarantine_reasons(first, last, warehouse.url())
@@ -155,7 +152,7 @@ def raw_events_quarantine_share(first: date, last: date, warehouse: WarehouseRes
         outcomes,
         (first, last),
         severity=dg.AssetCheckSeverity.ERROR,
-        summary=f"quarantine share below {MAX_QUARANTINE_SHARE:.1%} on every day",
+        summary=f"quarantine share below {max_share:.1%} on every day",
         quarantined_by_reason=reasons or "none",
     )
 
@@ -189,7 +186,7 @@ def raw_events_known_names(first: date, last: date, warehouse: WarehouseResource
 
 @_check(
     blocking=False,
-    description=f"Each day's row count is within ×{VOLUME_DEVIATION_FACTOR:g} of the median of the same "
+    description=f"Each day's row count is within ×{_THRESHOLDS.volume_deviation_factor:g} of the median of the same "
     "weekday over the previous 28 days (HITCRAFT_VOLUME_DEVIATION_FACTOR); days without history pass.",
 )
 def raw_events_daily_volume(first: date, last: date, warehouse: WarehouseResource) -> dg.AssetCheckResult:
@@ -197,7 +194,7 @@ def raw_events_daily_volume(first: date, last: date, warehouse: WarehouseResourc
 
     from hitcraft_assets.store.data_quality import validate_query
 
-    factor = VOLUME_DEVIATION_FACTOR
+    factor = settings.check_settings().volume_deviation_factor
     outcomes = validate_query(
         warehouse.sqlalchemy_url(),
         raw_quality.daily_volume_ratios(first, last),

@@ -5,8 +5,9 @@ from datetime import timedelta
 import dagster as dg
 
 from hitcraft_assets import settings
-from hitcraft_assets.defs.ingest.resources import WarehouseResource
+from hitcraft_assets.defs.dbt.assets import model_key
 from hitcraft_assets.defs.ml import common
+from hitcraft_assets.defs.resources import WarehouseResource
 
 INSIGHTS_KEY = dg.AssetKey(["insights", "insights"])
 INSIGHTS_GROUP = "insights"
@@ -20,9 +21,9 @@ MART_INPUTS = [
     common.USER_DAILY_ACTIVITY,
     common.DIM_USERS,
     common.PROMPT_PERFORMANCE,
-    dg.AssetKey(["marts", "funnel_conversions"]),
-    dg.AssetKey(["marts", "retention_cohorts"]),
-    dg.AssetKey(["marts", "feature_adoption"]),
+    model_key("funnel_conversions"),
+    model_key("retention_cohorts"),
+    model_key("feature_adoption"),
 ]
 
 

@@ -6,10 +6,10 @@ from datetime import date, timedelta
 import dagster as dg
 
 from hitcraft_assets import settings
-from hitcraft_assets.defs.ingest.resources import WarehouseResource
 from hitcraft_assets.defs.insights.insights import INSIGHTS_GROUP, INSIGHTS_KEY
 from hitcraft_assets.defs.ml import common
 from hitcraft_assets.defs.partitions import daily_partitions, monthly_partitions, weekly_partitions
+from hitcraft_assets.defs.resources import WarehouseResource
 
 ML_TRENDS = dg.AssetKey(["ml", "metric_trends"])
 USER_SEGMENTS = dg.AssetKey(["ml", "user_segments"])

@@ -6,13 +6,14 @@ from datetime import date, timedelta
 
 import dagster as dg
 
+from hitcraft_assets.defs.dbt.assets import model_key
 from hitcraft_assets.defs.partitions import daily_partitions
 
-DAILY_METRICS = dg.AssetKey(["marts", "daily_metrics"])
-DAILY_METRICS_BY_SEGMENT = dg.AssetKey(["marts", "daily_metrics_by_segment"])
-USER_DAILY_ACTIVITY = dg.AssetKey(["marts", "user_daily_activity"])
-DIM_USERS = dg.AssetKey(["marts", "dim_users"])
-PROMPT_PERFORMANCE = dg.AssetKey(["marts", "prompt_performance"])
+DAILY_METRICS = model_key("daily_metrics")
+DAILY_METRICS_BY_SEGMENT = model_key("daily_metrics_by_segment")
+USER_DAILY_ACTIVITY = model_key("user_daily_activity")
+DIM_USERS = model_key("dim_users")
+PROMPT_PERFORMANCE = model_key("prompt_performance")
 
 ML_GROUP = "ml"
 

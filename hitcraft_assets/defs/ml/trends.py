@@ -4,8 +4,8 @@ from datetime import timedelta
 
 import dagster as dg
 
-from hitcraft_assets.defs.ingest.resources import WarehouseResource
 from hitcraft_assets.defs.ml import common
+from hitcraft_assets.defs.resources import WarehouseResource
 from hitcraft_assets.store import ml_tables as tables
 from hitcraft_assets.store import warehouse as wh
 

@@ -8,7 +8,6 @@ Validation errors name the file and the dotted key that is wrong.
 from __future__ import annotations
 
 import math
-import os
 import re
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -564,7 +563,9 @@ def _parse(data: Any, source: str) -> Scenario:
 def load_scenario(path: str | Path | None = None) -> Scenario:
     """Load and validate a scenario. None -> `$HITCRAFT_SAMPLE_SCENARIO` or the packaged default."""
     if path is None:
-        path = os.environ.get(ENV_VAR) or None
+        from hitcraft_assets.settings import sample_settings
+
+        path = sample_settings().scenario
     if path is None:
         ref = resources.files("hitcraft_assets.mixpanel.sample").joinpath("scenarios/default.yaml")
         text = ref.read_text(encoding="utf-8")

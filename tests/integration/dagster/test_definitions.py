@@ -82,3 +82,38 @@ def test_ml_assets_hang_off_the_marts_with_checks_and_schedule():
     } <= checks
     schedule = defs.resolve_schedule_def("weekly_churn_model")
     assert schedule.cron_schedule == "0 5 * * 1" and schedule.default_status == dg.DefaultScheduleStatus.RUNNING
+
+
+def test_dg_lists_and_checks_the_code_location(tmp_path):
+    """`dg list defs` / `dg check defs` ([tool.dg] in pyproject.toml) see exactly the code location's definitions."""
+    import json
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from hitcraft_assets import settings
+    from hitcraft_assets.definitions import defs
+
+    dg_command = str(Path(sys.executable).parent / "dg")
+    env = {**os.environ, "DAGSTER_HOME": str(tmp_path)}  # a throw-away instance (the repo's needs DAGSTER_PG_URL)
+
+    def run(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([dg_command, *args], cwd=settings.REPO_ROOT, env=env, capture_output=True, text=True)
+
+    checked = run("check", "defs")
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    listed = run("list", "defs", "--json")
+    assert listed.returncode == 0, listed.stderr
+    found = json.loads(listed.stdout)
+    graph = defs.resolve_asset_graph()
+    repository = defs.get_repository_def()
+    assert {a["asset_key"] for a in found["assets"]} == {k.to_user_string() for k in graph.get_all_asset_keys()}
+    assert {c["key"] for c in found["asset_checks"]} == {
+        f"{c.asset_key.to_user_string()}:{c.name}" for c in graph.asset_check_keys
+    }
+    jobs = {j.name for j in repository.get_all_jobs() if not j.name.startswith("__")}
+    assert {j["name"] for j in found["jobs"]} == jobs
+    assert {s["name"] for s in found["schedules"]} == {s.name for s in repository.schedule_defs}
+    assert {s["name"] for s in found["sensors"]} == {s.name for s in repository.sensor_defs}
+    assert {r["name"] for r in found["resources"]} == {"warehouse", "mixpanel", "dbt"}

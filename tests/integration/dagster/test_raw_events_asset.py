@@ -8,8 +8,8 @@ from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PART
 
 from hitcraft_assets.defs.ingest.assets import raw_events
 from hitcraft_assets.defs.ingest.checks import raw_event_checks
-from hitcraft_assets.defs.ingest.resources import MixpanelResource, WarehouseResource
 from hitcraft_assets.defs.partitions import daily_partitions
+from hitcraft_assets.defs.resources import MixpanelResource, WarehouseResource
 
 FIRST, LAST = "2026-06-01", "2026-06-03"
 

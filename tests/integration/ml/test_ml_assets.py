@@ -37,7 +37,7 @@ WEEK = date(2026, 5, 18)  # a Monday inside the window
 
 
 def _materialize(assets, url, **kwargs):
-    from hitcraft_assets.defs.ingest.resources import WarehouseResource
+    from hitcraft_assets.defs.resources import WarehouseResource
 
     result = dg.materialize(
         assets, resources={"warehouse": WarehouseResource(database_url=url)}, raise_on_error=False, **kwargs
@@ -53,7 +53,10 @@ def _range_tags(days):
 
 @pytest.fixture(scope="module")
 def ml(warehouse_url, dbt):
-    from hitcraft_assets.defs.ml import anomaly_flags, churn_model, churn_scores, metric_trends, user_segments
+    from hitcraft_assets.defs.ml.anomalies import anomaly_flags
+    from hitcraft_assets.defs.ml.churn import churn_model, churn_scores
+    from hitcraft_assets.defs.ml.personas import user_segments
+    from hitcraft_assets.defs.ml.trends import metric_trends
 
     conn = warehouse.connect(warehouse_url)
     with conn.cursor() as cur:
@@ -215,7 +218,8 @@ LAST_WEEK, LAST_MONTH = date(2026, 5, 25), date(2026, 5, 1)  # complete Monday-S
 def reports(ml, warehouse_url):
     from alert_servers import SmtpInbox
 
-    from hitcraft_assets.defs.insights import daily_report, insights, monthly_review, weekly_digest
+    from hitcraft_assets.defs.insights.insights import insights
+    from hitcraft_assets.defs.insights.reports import daily_report, monthly_review, weekly_digest
 
     inbox = SmtpInbox().start()
     send = {"config": {"max_age_days": 100_000, "claude_summary": False}}

@@ -7,9 +7,8 @@ import dagster as dg
 import pandas as pd
 import pytest
 
-from hitcraft_assets.defs.alerts import defs as alert_defs
 from hitcraft_assets.defs.alerts.sensors import ANOMALY_FLAGS, anomaly_alert_sensor, run_failure_notice_sensor
-from hitcraft_assets.defs.ingest.resources import WarehouseResource
+from hitcraft_assets.defs.resources import WarehouseResource
 from hitcraft_assets.reports.alerts import reporting_today
 from hitcraft_assets.store import alert_log, warehouse
 from hitcraft_assets.store import ml_tables as tables
@@ -89,7 +88,7 @@ def _tick(instance, url: str, cursor: str | None = None):
 
 
 def test_sensors_are_running_by_default_and_launch_no_runs():
-    repository = alert_defs.get_repository_def()
+    repository = dg.Definitions(sensors=[anomaly_alert_sensor, run_failure_notice_sensor]).get_repository_def()
     assert {s.name: s.default_status for s in repository.sensor_defs} == {
         "anomaly_alert_sensor": dg.DefaultSensorStatus.RUNNING,
         "run_failure_notice_sensor": dg.DefaultSensorStatus.RUNNING,
