@@ -224,6 +224,7 @@ def main() -> None:
     results["dbt"] = dbt_benchmarks()
     results["ml"] = ml_benchmarks()
     results["speed"] = speed_benchmarks()
+    results["app"] = app_benchmarks()
     RESULTS.write_text(json.dumps(results, indent=2, default=str) + "\n")
     print(json.dumps(results, indent=2, default=str))
 
@@ -278,6 +279,16 @@ def speed_benchmarks() -> dict:
     return result
 
 
+def app_benchmarks() -> dict:
+    """API latency at 20 concurrent clients and page load times on this HITCRAFT_HOME's demo warehouse."""
+    from benchmarks import app_bench
+
+    print("app benchmark: API at 20 concurrent clients, page loads in chromium …", flush=True)
+    result = app_bench.run()
+    print(json.dumps(result, indent=2), flush=True)
+    return result
+
+
 def _merge(part: str, value) -> None:
     results = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
     results[part] = value
@@ -294,6 +305,8 @@ def dbt_only() -> None:
 if __name__ == "__main__":
     if sys.argv[1:] == ["dbt"]:
         dbt_only()
+    elif sys.argv[1:] == ["app"]:
+        _merge("app", app_benchmarks())  # `python -m benchmarks.run app`: on the demo warehouse of HITCRAFT_HOME
     elif sys.argv[1:] == ["speed"]:
         _merge("speed", speed_benchmarks())
     elif sys.argv[1:] == ["ml"]:

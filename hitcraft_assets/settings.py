@@ -155,6 +155,14 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("HITCRAFT_CLAUDE_TIMEOUT_S", "claude", "60", "seconds per Claude request"),
     Variable("HITCRAFT_CLAUDE_MAX_RETRIES", "claude", "2", "retries of a failed Claude request"),
     Variable("ANTHROPIC_BASE_URL", "claude", "", "Anthropic API base URL (proxies, tests); unset: the SDK default"),
+    # the analytics app (hitcraft serve)
+    Variable(
+        "HITCRAFT_APP_SECRET",
+        "app",
+        "",
+        "key that signs the app's session cookies (a secret, 32+ characters); unset: made once in $HITCRAFT_HOME",
+    ),
+    Variable("HITCRAFT_APP_SECURE_COOKIE", "app", "false", "true behind HTTPS: the session cookie is marked Secure"),
 )
 _NAMES = frozenset(v.name for v in VARIABLES)
 
@@ -638,3 +646,29 @@ def claude_settings(environ: Mapping[str, str] | None = None) -> ClaudeSettings:
         max_retries=r.integer("HITCRAFT_CLAUDE_MAX_RETRIES", DEFAULT_CLAUDE_MAX_RETRIES, minimum=0),
         base_url=r.http_url("ANTHROPIC_BASE_URL"),
     )
+
+
+# ---------------------------------------------------------------------------------------------- analytics app
+def app_secret_key(environ: Mapping[str, str] | None = None) -> str:
+    """The key that signs the analytics app's session cookies: `HITCRAFT_APP_SECRET`, else a random key made on first
+    use and kept in $HITCRAFT_HOME/app_secret (readable by its owner only), so sessions survive a restart."""
+    import secrets
+
+    value = _Reader(environ).text("HITCRAFT_APP_SECRET")
+    if value is not None:
+        if len(value) < 32:
+            raise ConfigError("HITCRAFT_APP_SECRET is shorter than 32 characters: use a long random string")
+        return value
+    path = hitcraft_home() / "app_secret"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_suffix(".partial")
+        partial.write_text(secrets.token_urlsafe(48))
+        partial.chmod(0o600)
+        partial.replace(path)
+    return path.read_text().strip()
+
+
+def app_cookie_secure(environ: Mapping[str, str] | None = None) -> bool:
+    """`HITCRAFT_APP_SECURE_COOKIE=true` marks the session cookie Secure (behind HTTPS); off for http://localhost."""
+    return _Reader(environ).boolean("HITCRAFT_APP_SECURE_COOKIE", False)

@@ -14,6 +14,8 @@ from hitcraft_assets.cli.insights import ask, insights_app
 from hitcraft_assets.cli.ml import ml_app
 from hitcraft_assets.cli.platform import backfill, demo, dev, env, simulate
 from hitcraft_assets.cli.report import report
+from hitcraft_assets.cli.serve import serve
+from hitcraft_assets.cli.users import users_app
 
 app = typer.Typer(
     help="HitCraft analytics platform: Mixpanel → PostgreSQL → dbt → ML → insights, orchestrated by Dagster.",
@@ -21,11 +23,12 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-for command in (dev, demo, backfill, env, simulate, report, ask):  # the order of `hitcraft --help`
+for command in (dev, demo, serve, backfill, env, simulate, report, ask):  # the order of `hitcraft --help`
     app.command()(command)
 app.add_typer(db_app, name="db")
 app.add_typer(ml_app, name="ml")
 app.add_typer(insights_app, name="insights")
+app.add_typer(users_app, name="users")
 
 
 def _scenario_error() -> type[Exception]:

@@ -60,19 +60,27 @@ def _run_backfill(url: str, first: date, last: date, *, title: str, only_missing
         )
 
 
+APP_PORT = typer.Option(8080, "--app-port", min=0, max=65535, help="Port of the analytics app (0: do not start it).")
+
+
 def dev(
-    host: str = typer.Option("127.0.0.1", help="Interface for the Dagster UI."),
+    host: str = typer.Option("127.0.0.1", help="Interface for the Dagster UI and the analytics app."),
     port: int = typer.Option(3000, help="Port for the Dagster UI."),
+    app_port: int = APP_PORT,
 ) -> None:
-    """Start the Dagster UI and daemon on the existing data (embedded PostgreSQL started as needed).
-    Ctrl-C stops everything, including the embedded database."""
+    """Start the Dagster UI and daemon, and the analytics app, on the existing data (embedded PostgreSQL started as
+    needed). Ctrl-C stops everything, including the embedded database."""
     from hitcraft_assets.cli import runtime
+    from hitcraft_assets.cli.serve import announce, app_beside_dagster
 
     runtime.interrupt_on_termination()
     try:
         with EmbeddedDatabase(), runtime.dagster_dev(host, port) as server:
-            say(f"Dagster UI: {server.url}  (Ctrl-C stops the UI, the daemon and the embedded database)")
-            server.process.wait()
+            with app_beside_dagster(host, app_port) as app_url:
+                say(f"Dagster UI: {server.url}  (Ctrl-C stops the UI, the daemon, the app and the embedded database)")
+                if app_url:
+                    announce(app_url)
+                server.process.wait()
     except KeyboardInterrupt:
         pass
 
@@ -82,11 +90,14 @@ def demo(
     ui: bool = typer.Option(True, "--ui/--no-ui", help="Keep the Dagster UI running afterwards."),
     host: str = typer.Option("127.0.0.1", help="Interface for the Dagster UI."),
     port: int = typer.Option(3000, help="Port for the Dagster UI."),
+    app_port: int = APP_PORT,
 ) -> None:
     """Backfill the last DAYS days of the Mixpanel source (the sample Mixpanel unless MIXPANEL_*
     credentials are set) through every asset in one single-run backfill, print a summary, then keep the
-    UI running (Ctrl-C stops everything). Re-running reuses the data and loads only missing days."""
+    Dagster UI and the analytics app running (Ctrl-C stops everything). Re-running reuses the data and loads only
+    missing days."""
     from hitcraft_assets.cli import runtime
+    from hitcraft_assets.cli.serve import announce, app_beside_dagster
 
     last = settings.reporting_today() - timedelta(days=1)
     first = last - timedelta(days=days - 1)
@@ -97,11 +108,14 @@ def demo(
         with EmbeddedDatabase(), runtime.dagster_dev(host, port if ui else None, quiet=True) as server:
             _run_backfill(server.url, first, last, title=f"demo {first}..{last}", only_missing=True)
             if ui:
-                say(
-                    f"\nDagster UI: {server.url}  (Ctrl-C stops the UI, the daemon and the embedded database; "
-                    f"log: {server.log_path})"
-                )
-                server.process.wait()
+                with app_beside_dagster(host, app_port) as app_url:
+                    say(
+                        f"\nDagster UI: {server.url}  (Ctrl-C stops the UI, the daemon, the app and the embedded "
+                        f"database; log: {server.log_path})"
+                    )
+                    if app_url:
+                        announce(app_url)
+                    server.process.wait()
     except KeyboardInterrupt:
         pass
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 from decimal import Decimal
+from functools import cache
 
 import pandas as pd
 
@@ -34,15 +35,34 @@ TABLES = {
     "churn_risk_by_segment": ("ml.churn_risk_by_segment", "score_date"),
     "persona_summary": ("ml.persona_summary", "week_start"),
     "persona_migration": ("ml.persona_migration", "week_start"),
+    "churn_scores": ("ml.churn_scores", "score_date"),
 }
+#: tables read by the reports and the app, not by the insight generators
+NOT_INSIGHT_INPUTS = ("metric_change_points", "churn_scores")
 
 
-def read_table(url: str | None, name: str, start: date | None, end: date | None) -> pd.DataFrame | None:
-    """One of TABLES with its date column in start..end, or None when the table does not exist yet."""
+def read_table(
+    url: str | None,
+    name: str,
+    start: date | None,
+    end: date | None,
+    equal: dict[str, object] | None = None,
+    columns: tuple[str, ...] | None = None,
+) -> pd.DataFrame | None:
+    """One of TABLES with its date column in start..end, or None when the table does not exist yet. `equal`:
+    column -> value filters and `columns`: the columns to read (both checked against the table's columns, so no
+    caller's string reaches the SQL but as a bound value)."""
     table, column = TABLES[name]
     if not warehouse.table_exists(table, url):
         return None
+    known = table_columns(table, url)
+    unknown = [c for c in [*(equal or {}), *(columns or ())] if c not in known]
+    if unknown:
+        raise ValueError(f"{table} has no column(s) {', '.join(unknown)}")
     clauses, params = [], {}
+    for i, (name_, value) in enumerate((equal or {}).items()):
+        clauses.append(f'"{name_}" = %(eq{i})s')
+        params[f"eq{i}"] = value
     if column and start is not None:
         clauses.append(f"{column} >= %(start)s")
         params["start"] = start
@@ -50,7 +70,8 @@ def read_table(url: str | None, name: str, start: date | None, end: date | None)
         clauses.append(f"{column} <= %(end)s")
         params["end"] = end
     where = (" where " + " and ".join(clauses)) if clauses else ""
-    frame = warehouse.read_frame(f"select * from {table}{where}", params, url)
+    selected = ", ".join(f'"{c}"' for c in columns) if columns else "*"
+    frame = warehouse.read_frame(f"select {selected} from {table}{where}", params, url)
     for col in frame.columns:  # numeric columns arrive as Decimal
         present = frame[col].dropna()
         if frame[col].dtype == object and len(present) and isinstance(present.iloc[0], Decimal):
@@ -58,11 +79,31 @@ def read_table(url: str | None, name: str, start: date | None, end: date | None)
     return frame
 
 
+@cache
+def _columns_of(table: str, url: str | None) -> frozenset[str]:
+    schema, name = table.split(".")
+    frame = warehouse.read_frame(
+        "select column_name from information_schema.columns where table_schema = %(s)s and table_name = %(t)s",
+        {"s": schema, "t": name},
+        url,
+    )
+    return frozenset(frame["column_name"])
+
+
+def table_columns(table: str, url: str | None) -> frozenset[str]:
+    """The columns of a table (cached per process; a table that gained columns since is read again)."""
+    columns = _columns_of(table, url)
+    if not columns:
+        _columns_of.cache_clear()
+        columns = _columns_of(table, url)
+    return columns
+
+
 def read_insight_inputs(url: str | None, first: date, last: date, lookback_days: int = LOOKBACK_DAYS) -> InsightInputs:
     """Everything `generate_insights` reads for the days first..last (rows after `last` are not read)."""
     start = first - timedelta(days=lookback_days)
     marts_ready = warehouse.table_exists("marts.daily_metrics", url)
-    frames = {name: read_table(url, name, start, last) for name in TABLES if name != "metric_change_points"}
+    frames = {name: read_table(url, name, start, last) for name in TABLES if name not in NOT_INSIGHT_INPUTS}
     return InsightInputs(
         daily_metrics=marts.daily_metrics(url, start, last) if marts_ready else None,
         user_daily_activity=marts.user_daily_activity(url, start, last) if marts_ready else None,

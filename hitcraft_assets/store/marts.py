@@ -6,6 +6,7 @@ functions document; dates come back as `datetime.date`.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date
 
 import pandas as pd
@@ -25,8 +26,16 @@ def _numeric(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
     return frame
 
 
-def _between(column: str, start: date | None, end: date | None) -> tuple[str, dict]:
+def _between(column: str, start: date | None, end: date | None, **equal) -> tuple[str, dict]:
+    """A where clause on `column` in start..end and, for each given keyword, that column equal to (or, for a list,
+    one of) the value; every value is a bound parameter, the keywords are this module's own column names."""
     clauses, params = [], {}
+    for name, value in equal.items():
+        if value is None:
+            continue
+        single = name[:-1] if name == "metrics" else name
+        clauses.append(f"{single} = any(%({name})s)" if isinstance(value, (list, tuple)) else f"{name} = %({name})s")
+        params[name] = list(value) if isinstance(value, (list, tuple)) else value
     if start is not None:
         clauses.append(f"{column} >= %(start)s")
         params["start"] = start
@@ -36,9 +45,11 @@ def _between(column: str, start: date | None, end: date | None) -> tuple[str, di
     return (" where " + " and ".join(clauses) if clauses else ""), params
 
 
-def daily_metrics(url: str, start: date | None = None, end: date | None = None) -> pd.DataFrame:
-    """marts.daily_metrics: metric_date, metric, value, numerator, denominator."""
-    where, params = _between("metric_date", start, end)
+def daily_metrics(
+    url: str, start: date | None = None, end: date | None = None, metrics: Sequence[str] | None = None
+) -> pd.DataFrame:
+    """marts.daily_metrics: metric_date, metric, value, numerator, denominator (of `metrics` only, when given)."""
+    where, params = _between("metric_date", start, end, metrics=metrics)
     frame = _read(
         f"select metric_date, metric, value, numerator, denominator from {MARTS}.daily_metrics{where}"
         " order by metric, metric_date",
@@ -48,10 +59,19 @@ def daily_metrics(url: str, start: date | None = None, end: date | None = None) 
     return _numeric(frame, ["value", "numerator", "denominator"])
 
 
-def daily_metrics_by_segment(url: str, start: date | None = None, end: date | None = None) -> pd.DataFrame:
+def daily_metrics_by_segment(
+    url: str,
+    start: date | None = None,
+    end: date | None = None,
+    metrics: Sequence[str] | None = None,
+    segment_type: str | None = None,
+    segment_value: str | None = None,
+) -> pd.DataFrame:
     """marts.daily_metrics_by_segment: metric_date, segment_type, segment_value, metric, value, numerator,
-    denominator."""
-    where, params = _between("metric_date", start, end)
+    denominator (of `metrics`, and of one segment type or value, when given)."""
+    where, params = _between(
+        "metric_date", start, end, metrics=metrics, segment_type=segment_type, segment_value=segment_value
+    )
     frame = _read(
         "select metric_date, segment_type, segment_value, metric, value, numerator, denominator"
         f" from {MARTS}.daily_metrics_by_segment{where} order by metric, segment_type, segment_value, metric_date",

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -144,13 +145,54 @@ def connect(url: str | None = None):
     return psycopg2.connect(url or warehouse_url())
 
 
+_pools: dict[str, tuple] = {}  # url -> (ThreadedConnectionPool, BoundedSemaphore): see use_pool
+_pools_lock = threading.Lock()
+
+
+def use_pool(url: str, size: int = 12) -> None:
+    """From now on `connection(url)` in this process borrows from a pool of at most `size` connections (waiting for a
+    free one) instead of opening one per call: for the analytics app, whose requests each make a few short reads.
+    Other processes (Dagster runs, the CLI) keep one connection per call."""
+    from psycopg2.pool import ThreadedConnectionPool
+
+    with _pools_lock:
+        if url not in _pools:
+            _pools[url] = (ThreadedConnectionPool(1, size, url), threading.BoundedSemaphore(size))
+
+
+def close_pools() -> None:
+    """Close every pooled connection (before the embedded server stops: it waits for idle clients)."""
+    with _pools_lock:
+        for pool, _ in _pools.values():
+            pool.closeall()
+        _pools.clear()
+
+
 @contextmanager
 def connection(url: str | None = None) -> Iterator:
-    conn = connect(url)
-    try:
-        yield conn
-    finally:
-        conn.close()
+    """A connection closed (or, for a pooled URL, rolled back and returned to its pool) on exit."""
+    pooled = _pools.get(url) if url else None
+    if pooled is None:
+        conn = connect(url)
+        try:
+            yield conn
+        finally:
+            conn.close()
+        return
+    pool, free = pooled
+    with free:
+        conn = pool.getconn()
+        try:
+            yield conn
+        finally:
+            broken = bool(conn.closed)
+            if not broken:
+                try:
+                    conn.rollback()  # no transaction or session state leaks into the next borrower
+                    conn.autocommit = False
+                except Exception:
+                    broken = True
+            pool.putconn(conn, close=broken)
 
 
 class IteratorReader:

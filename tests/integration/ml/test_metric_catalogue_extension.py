@@ -39,7 +39,7 @@ SCRIPT = textwrap.dedent(
     import dagster as dg
     from sample_client import sample_client
 
-    from hitcraft_assets.defs.ingest.resources import WarehouseResource
+    from hitcraft_assets.defs.resources import WarehouseResource
     from hitcraft_assets.defs.ml.anomalies import anomaly_flags
     from hitcraft_assets.defs.ml.trends import metric_trends
     from hitcraft_assets.mixpanel.ingest import load_days
@@ -86,6 +86,9 @@ def _copy_project(target: Path) -> Path:
     ignore = shutil.ignore_patterns("__pycache__", "target", "logs", "dbt_packages", ".user.yml")
     shutil.copytree(REPO / "hitcraft_assets", target / "hitcraft_assets", ignore=ignore)
     shutil.copytree(REPO / "dbt_project", target / "dbt_project", ignore=ignore)
+    # the dbt asset definitions read the parsed project (made by `make`); a new seed row does not change it
+    (target / "dbt_project" / "target").mkdir()
+    shutil.copy2(REPO / "dbt_project" / "target" / "manifest.json", target / "dbt_project" / "target")
     return target
 
 

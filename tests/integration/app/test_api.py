@@ -1,0 +1,191 @@
+"""The API over HTTP on a warehouse the real pipeline filled: the numbers equal the marts and the daily report,
+every table pages and answers CSV, bad input is a 422 naming the field, and no filter reaches SQL as text."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import date
+
+import pytest
+from app_warehouse import bearer
+
+pytestmark = pytest.mark.slow
+
+
+def get(client, accounts, path, role="admin", **params):
+    response = client.get(path, params=params, headers=bearer(accounts, role))
+    return response
+
+
+def test_health_is_open_and_says_what_is_loaded(client, filled):
+    body = client.get("/api/v1/health").json()
+    assert body["database"] is True and body["status"] == "ok"
+    assert body["newest_loaded_day"] == str(filled.last) and body["newest_modeled_day"] == str(filled.last)
+    assert body["version"]
+
+
+def test_no_credentials_is_401_and_a_bad_token_too(client):
+    assert client.get("/api/v1/metrics").status_code == 401
+    bad = client.get("/api/v1/metrics", headers={"Authorization": "Bearer hct_nope"})
+    assert bad.status_code == 401 and "token" in bad.json()["detail"]
+
+
+def test_metric_series_equals_the_mart_and_the_report(client, accounts, filled):
+    from hitcraft_assets.reports.builder import build_report
+    from hitcraft_assets.store import marts
+
+    start = filled.days[-14]
+    body = get(client, accounts, "/api/v1/metrics/dau", start=str(start), end=str(filled.last)).json()
+    mart = marts.daily_metrics(filled.url, start, filled.last, ["dau"])
+    assert [r["value"] for r in body["items"]] == pytest.approx(mart["value"].tolist())
+    assert [r["period_start"] for r in body["items"]] == [str(d) for d in mart["metric_date"]]
+    # the week-over-week change is the daily report's, to the digit
+    report = build_report("daily", filled.last, filled.url)
+    (key,) = [m for m in report.key_metrics if m.metric == "dau"]
+    assert body["week_over_week"]["rel_change"] == pytest.approx(key.rel_change)
+    assert body["week_over_week"]["ci_low"] == pytest.approx(key.rel_ci_low)
+    assert body["week_over_week"]["p_value"] == pytest.approx(key.p_value)
+
+
+def test_weekly_granularity_pools_ratios_and_averages_counts(client, accounts, filled):
+    from hitcraft_assets.store import marts
+
+    start, end = filled.days[-28], filled.last
+    weekly = get(
+        client, accounts, "/api/v1/metrics/render_failure_rate", start=str(start), end=str(end), granularity="week"
+    ).json()["items"]
+    daily = marts.daily_metrics(filled.url, start, end, ["render_failure_rate"])
+    first = weekly[1]  # a full Monday-Sunday week
+    inside = daily["metric_date"].between(
+        date.fromisoformat(first["period_start"]), date.fromisoformat(first["period_end"])
+    )
+    days = daily[inside]
+    assert first["days"] == 7 == len(days)
+    assert first["value"] == pytest.approx(days["numerator"].sum() / days["denominator"].sum())
+    dau = get(client, accounts, "/api/v1/metrics/dau", start=str(start), end=str(end), granularity="month").json()
+    assert all(row["total"] is not None and row["value"] <= row["total"] for row in dau["items"])
+
+
+def test_segment_filter_and_breakdown(client, accounts, filled):
+    from hitcraft_assets.store import marts
+
+    start = filled.days[-7]
+    ios = get(
+        client,
+        accounts,
+        "/api/v1/metrics/dau",
+        start=str(start),
+        end=str(filled.last),
+        segment_type="platform",
+        segment_value="ios",
+    ).json()
+    mart = marts.daily_metrics_by_segment(filled.url, start, filled.last, ["dau"], "platform", "ios")
+    assert [r["value"] for r in ios["items"]] == pytest.approx(mart["value"].tolist())
+    by = get(client, accounts, "/api/v1/metrics/dau", start=str(start), end=str(filled.last), breakdown="platform")
+    values = {r["segment_value"] for r in by.json()["items"]}
+    assert {"ios", "web"} <= values
+    total = get(client, accounts, "/api/v1/metrics/dau", start=str(filled.last), end=str(filled.last)).json()
+    day_sum = sum(r["value"] for r in by.json()["items"] if r["period_start"] == str(filled.last))
+    assert day_sum == pytest.approx(total["items"][0]["value"])  # platforms partition the users
+
+
+@pytest.mark.parametrize(
+    ("path", "params", "field"),
+    [
+        ("/api/v1/metrics/dau", {"start": "2026/05/01"}, "start"),
+        ("/api/v1/metrics/dau", {"start": "2026-05-10", "end": "2026-05-01"}, "end"),
+        ("/api/v1/metrics/nonsense", {}, "metric"),
+        ("/api/v1/metrics/dau", {"segment_type": "planet", "segment_value": "x"}, "segment_type"),
+        ("/api/v1/metrics/dau", {"segment_type": "platform"}, "segment_value"),
+        ("/api/v1/metrics/dau", {"granularity": "hour"}, "granularity"),
+        ("/api/v1/metrics/wau", {"breakdown": "platform"}, "breakdown"),
+        ("/api/v1/prompts", {"limit": 0}, "limit"),
+        ("/api/v1/anomalies", {"cursor": "not-a-cursor"}, "cursor"),
+        ("/api/v1/funnels/nonexistent", {}, "name"),
+        ("/api/v1/retention", {"kind": "forever"}, "kind"),
+        ("/api/v1/insights", {"type": "gossip"}, "type"),
+        ("/api/v1/prompts", {"window": 3}, "window"),
+        ("/api/v1/reports/yearly/2026-01-01.pdf", {}, "kind"),
+    ],
+)
+def test_bad_input_is_a_422_naming_the_field(client, accounts, path, params, field):
+    response = get(client, accounts, path, **params)
+    assert response.status_code == 422, response.text
+    fields = [str(error["loc"][-1]) for error in response.json()["detail"]]
+    assert field in fields, response.json()
+
+
+@pytest.mark.parametrize(
+    "evil", ["ios' or '1'='1", "ios); drop table marts.daily_metrics; --", "<script>alert(1)</script>", "%", "\\"]
+)
+def test_injection_attempts_match_nothing_and_break_nothing(client, accounts, filled, evil):
+    response = get(client, accounts, "/api/v1/metrics/dau", segment_type="platform", segment_value=evil)
+    assert response.status_code == 200 and response.json()["items"] == []
+    assert get(client, accounts, "/api/v1/insights", q=evil, status="all").status_code == 200
+    assert get(client, accounts, "/api/v1/insights", metric=evil).json()["items"] == []
+    assert get(client, accounts, "/api/v1/prompts", category=evil).json()["items"] == []
+    assert get(client, accounts, f"/api/v1/users/{evil}/timeline").status_code in (404, 422)
+    assert get(client, accounts, "/api/v1/metrics/dau").json()["items"]  # the table is still there
+
+
+def test_every_table_answers_csv_and_the_export_is_audited(client, accounts, filled):
+    from hitcraft_assets.store import app_users
+
+    response = get(client, accounts, "/api/v1/metrics/dau", format="csv")
+    assert response.headers["content-type"].startswith("text/csv")
+    rows = list(csv.DictReader(io.StringIO(response.text)))
+    assert rows and set(rows[0]) >= {"period_start", "value"}
+    by_accept = client.get("/api/v1/anomalies", headers={**bearer(accounts, "admin"), "Accept": "text/csv"})
+    assert by_accept.headers["content-type"].startswith("text/csv")
+    actions = [e["action"] for e in app_users.audit_entries(20, filled.url)]
+    assert "export_csv" in actions
+
+
+def test_lists_page_with_a_cursor(client, accounts, filled):
+    first = get(client, accounts, "/api/v1/prompts", limit=5).json()
+    assert len(first["items"]) == 5 and first["next_cursor"]
+    second = get(client, accounts, "/api/v1/prompts", limit=5, cursor=first["next_cursor"]).json()
+    assert {r["prompt_id"] for r in first["items"]}.isdisjoint(r["prompt_id"] for r in second["items"])
+    everything = get(client, accounts, "/api/v1/prompts", limit=1000).json()["items"]
+    assert [r["prompt_id"] for r in everything[:10]] == [r["prompt_id"] for r in first["items"] + second["items"]]
+
+
+def test_resources_answer_with_content(client, accounts, filled):
+    funnels = get(client, accounts, "/api/v1/funnels").json()["items"]
+    name = funnels[0]["funnel_name"]
+    steps = get(client, accounts, f"/api/v1/funnels/{name}").json()["items"]
+    assert steps[0]["conversion_from_first"] == pytest.approx(1.0)
+    assert all(a["users"] >= b["users"] for a, b in zip(steps, steps[1:]))  # a funnel never grows
+    assert get(client, accounts, f"/api/v1/funnels/{name}", breakdown="platform").json()["items"]
+    assert get(client, accounts, f"/api/v1/funnels/{name}/over-time").json()["items"]
+    cohorts = get(client, accounts, "/api/v1/retention", grain="week").json()["items"]
+    assert cohorts and all(0 <= r["retention"] <= 1 for r in cohorts if r["retention"] is not None)
+    unbounded = get(client, accounts, "/api/v1/retention", grain="week", kind="unbounded").json()["items"]
+    assert sum(r["retention"] or 0 for r in unbounded) >= sum(r["retention"] or 0 for r in cohorts)
+    assert get(client, accounts, "/api/v1/features").json()["items"]
+    assert get(client, accounts, "/api/v1/trends").json()["items"]
+    assert get(client, accounts, "/api/v1/forecasts", metric="dau").json()["items"]
+    insights = get(client, accounts, "/api/v1/insights").json()["items"]
+    assert insights and insights[0]["as_of"] == str(filled.last) and insights[0]["test"]
+    assert get(client, accounts, "/api/v1/insights", status="rejected").json()["items"][0]["reason"]
+    reports = get(client, accounts, "/api/v1/reports").json()["items"]
+    assert reports[0]["as_of"] == str(filled.last)
+    pdf = client.get(reports[0]["pdf"], headers=bearer(accounts, "admin"))
+    assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
+    contributions = get(client, accounts, "/api/v1/metrics/dau/contributions", date=str(filled.last)).json()
+    assert {r["segment_type"] for r in contributions["items"]} >= {"platform", "role"}
+
+
+def test_a_users_timeline_for_support(client, accounts, filled):
+    from hitcraft_assets.store import warehouse
+
+    user = warehouse.read_frame("select user_key from marts.dim_users order by user_key limit 1", url=filled.url)
+    key = user["user_key"].iloc[0]
+    body = get(client, accounts, f"/api/v1/users/{key}/timeline", role="operations", limit=3).json()
+    assert body["profile"]["user_key"] == key and len(body["items"]) <= 3 and body["sessions"]
+    if body["next_cursor"]:
+        more = get(
+            client, accounts, f"/api/v1/users/{key}/timeline", role="operations", limit=3, cursor=body["next_cursor"]
+        ).json()
+        assert more["items"][0]["event_time"] <= body["items"][-1]["event_time"]
