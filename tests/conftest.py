@@ -45,7 +45,7 @@ def hitcraft_home() -> Path:
 @pytest.fixture
 def smtp():
     """A local SMTP server (aiosmtpd) that keeps what arrives."""
-    from alert_servers import SmtpInbox
+    from testkit.alert_servers import SmtpInbox
 
     inbox = SmtpInbox().start()
     yield inbox
@@ -55,7 +55,7 @@ def smtp():
 @pytest.fixture
 def webhook():
     """A local HTTP server standing in for a Slack incoming webhook."""
-    from alert_servers import WebhookServer
+    from testkit.alert_servers import WebhookServer
 
     server = WebhookServer().start()
     yield server

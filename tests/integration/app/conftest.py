@@ -7,7 +7,7 @@ import pytest
 
 @pytest.fixture(scope="package")
 def filled(warehouse_url, dbt, tmp_path_factory):
-    from app_warehouse import fill, own_database
+    from testkit.app_warehouse import fill, own_database
 
     return fill(own_database(warehouse_url), tmp_path_factory.mktemp("app-dbt"))
 

@@ -8,7 +8,7 @@ import io
 from datetime import date
 
 import pytest
-from app_warehouse import bearer
+from testkit.app_warehouse import bearer
 
 pytestmark = pytest.mark.slow
 

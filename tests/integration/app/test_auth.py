@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from app_warehouse import bearer
+from testkit.app_warehouse import bearer
 
 pytestmark = pytest.mark.slow
 

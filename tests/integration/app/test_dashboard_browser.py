@@ -34,7 +34,7 @@ def server(app):
         if os.environ.get("HITCRAFT_REQUIRE_BROWSER"):
             pytest.fail(f"{CHROMIUM} is missing: apt-get install chromium (CI installs it in .ci/run)")
         pytest.skip("Debian's chromium is not installed (apt-get install chromium); CI installs it")
-    from alert_servers import free_port
+    from testkit.alert_servers import free_port
 
     port = free_port()
     config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)

@@ -5,7 +5,7 @@ new route without a declared permission fails here."""
 from __future__ import annotations
 
 import pytest
-from app_warehouse import bearer
+from testkit.app_warehouse import bearer
 
 from hitcraft_assets.app.permissions import MATRIX, ROLES, Permission
 

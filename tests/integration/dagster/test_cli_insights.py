@@ -5,8 +5,8 @@ speaking the Messages API with tool use."""
 from __future__ import annotations
 
 import pytest
-from ask_warehouse import ask_database
-from messages_api import MessagesApi, error_body, text_block, tool_use_block
+from testkit.ask_warehouse import ask_database
+from testkit.messages_api import MessagesApi, error_body, text_block, tool_use_block
 from typer.testing import CliRunner
 
 from hitcraft_assets.cli import app

@@ -12,7 +12,7 @@ from datetime import UTC, date, datetime, timedelta
 import pandas as pd
 import pytest
 from marts_helpers import connect, reset, rows
-from sample_client import sample_client
+from testkit.sample_client import sample_client
 
 from hitcraft_assets.mixpanel.ingest import load_days
 

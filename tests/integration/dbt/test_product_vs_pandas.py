@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from marts_helpers import reset
-from sample_client import sample_client
+from testkit.sample_client import sample_client
 
 from hitcraft_assets.mixpanel.ingest import load_days
 from hitcraft_assets.store import warehouse

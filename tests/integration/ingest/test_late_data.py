@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 
-from sample_client import sample_client
+from testkit.sample_client import sample_client
 
 from hitcraft_assets.mixpanel.ingest import load_days
 

@@ -37,7 +37,7 @@ SCRIPT = textwrap.dedent(
     from pathlib import Path
 
     import dagster as dg
-    from sample_client import sample_client
+    from testkit.sample_client import sample_client
 
     from hitcraft_assets.defs.resources import WarehouseResource
     from hitcraft_assets.defs.ml.anomalies import anomaly_flags

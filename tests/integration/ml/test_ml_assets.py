@@ -19,7 +19,7 @@ from html.parser import HTMLParser
 import dagster as dg
 import pandas as pd
 import pytest
-from sample_client import sample_client
+from testkit.sample_client import sample_client
 
 from hitcraft_assets.mixpanel.ingest import load_days
 from hitcraft_assets.store import warehouse
@@ -216,7 +216,7 @@ LAST_WEEK, LAST_MONTH = date(2026, 5, 25), date(2026, 5, 1)  # complete Monday-S
 
 @pytest.fixture(scope="module")
 def reports(ml, warehouse_url):
-    from alert_servers import SmtpInbox
+    from testkit.alert_servers import SmtpInbox
 
     from hitcraft_assets.defs.insights.insights import insights
     from hitcraft_assets.defs.insights.reports import daily_report, monthly_review, weekly_digest

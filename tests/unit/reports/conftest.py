@@ -7,7 +7,7 @@ from datetime import date, timedelta
 import numpy as np
 import pandas as pd
 import pytest
-from insight_factory import AS_OF, incident_insight, make_insight  # noqa: F401 (report tests import them from here)
+from testkit.insight_factory import AS_OF, incident_insight, make_insight  # noqa: F401 (report tests import them from here)
 
 from hitcraft_assets.analytics.insights.model import Insight, Recommendation
 from hitcraft_assets.reports.daily import build_daily_report

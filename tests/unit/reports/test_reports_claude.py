@@ -8,10 +8,10 @@ from datetime import date
 
 import pandas as pd
 import pytest
-from messages_api import MessagesApi
-from messages_api import error_body as _error
-from messages_api import text_block as _text
-from messages_api import tool_use_block as _tool_use
+from testkit.messages_api import MessagesApi
+from testkit.messages_api import error_body as _error
+from testkit.messages_api import text_block as _text
+from testkit.messages_api import tool_use_block as _tool_use
 
 from hitcraft_assets.reports.ask import NOT_CONFIGURED, answer_question, is_single_select
 from hitcraft_assets.reports.claude import ClaudeSettings, executive_summary, summarize_report, templated_summary

@@ -8,8 +8,8 @@ import logging
 from datetime import date
 
 import pytest
-from ask_warehouse import INCIDENT, LAST_DAY, ask_database
 from psycopg2.extensions import make_dsn, parse_dsn
+from testkit.ask_warehouse import INCIDENT, LAST_DAY, ask_database
 
 from hitcraft_assets.store import warehouse
 from hitcraft_assets.store.ask_backend import (

@@ -4,14 +4,12 @@ real webhook and the embedded PostgreSQL."""
 from datetime import timedelta
 
 import dagster as dg
-import pandas as pd
 import pytest
+from testkit.alerting import flag_row, sent_alerts, write_flags
 
 from hitcraft_assets.defs.alerts.sensors import ANOMALY_FLAGS, anomaly_alert_sensor, run_failure_notice_sensor
 from hitcraft_assets.defs.resources import WarehouseResource
 from hitcraft_assets.reports.alerts import reporting_today
-from hitcraft_assets.store import alert_log, warehouse
-from hitcraft_assets.store import ml_tables as tables
 
 EVIL = '<script>alert("x")</script> <img src=x onerror=steal()> & co'
 
@@ -41,39 +39,8 @@ def instance():
         yield ephemeral
 
 
-def _row(days_ago: int, metric: str, severity: float, segment=("all", "all"), is_anomaly=True) -> dict:
-    return {
-        **dict.fromkeys(tables.ANOMALY_FLAGS.column_names),
-        "metric_date": reporting_today() - timedelta(days=days_ago),
-        "metric": metric,
-        "segment_type": segment[0],
-        "segment_value": segment[1],
-        "value": 0.3,
-        "expected": 0.12,
-        "lower_bound": 0.1,
-        "upper_bound": 0.14,
-        "severity": severity,
-        "direction": "up" if severity > 0 else "down",
-        "is_anomaly": is_anomaly,
-        "root_cause": "platform = ios explains 100% of the rise" if segment[0] == "all" else None,
-    }
-
-
-def _write_flags(url: str, rows: list[dict]) -> None:
-    frame = pd.DataFrame(rows, columns=tables.ANOMALY_FLAGS.column_names)
-    warehouse.replace_rows(tables.ANOMALY_FLAGS, frame, url=url)
-    alert_log.ensure_alert_log(url)
-    with warehouse.connection(url) as conn, conn.cursor() as cur:
-        cur.execute(f"delete from {alert_log.ALERTS_SENT.qualified}")
-        conn.commit()
-
-
-def _alert_log(url: str) -> dict:
-    frame = warehouse.read_frame(
-        f"select metric, segment_value, status, channels, attempts, error from {alert_log.ALERTS_SENT.qualified}",
-        url=url,
-    )
-    return {(r["metric"], r["segment_value"]): r for r in frame.to_dict("records")}
+def _row(days_ago: int, metric: str, severity: float, segment=("all", "all")) -> dict:
+    return flag_row(reporting_today() - timedelta(days=days_ago), metric, severity, segment)
 
 
 def _materialize(instance: dg.DagsterInstance) -> None:
@@ -97,7 +64,7 @@ def test_sensors_are_running_by_default_and_launch_no_runs():
 
 
 def test_each_flag_above_the_threshold_is_alerted_once(alert_env, warehouse_url, instance, smtp, webhook):
-    _write_flags(
+    write_flags(
         warehouse_url,
         [
             _row(1, "render_failure_rate", 22.3),
@@ -122,7 +89,7 @@ def test_each_flag_above_the_threshold_is_alerted_once(alert_env, warehouse_url,
     rendering = next(m for _, m in smtp.messages if "Render" in m["Subject"]).get_body(("plain",)).get_content()
     assert "- platform = ios: 30.0 % vs 12.0 % expected (z +33.5)" in rendering
     assert "http://dagster.test:3000/assets/ml/anomaly_flags" in rendering
-    log = _alert_log(warehouse_url)
+    log = sent_alerts(warehouse_url)
     assert {key: row["status"] for key, row in log.items()} == {
         ("render_failure_rate", "all"): "sent",
         ("dau", "all"): "sent",
@@ -137,12 +104,12 @@ def test_each_flag_above_the_threshold_is_alerted_once(alert_env, warehouse_url,
 
 
 def test_a_failing_webhook_is_recorded_and_retried_on_the_next_tick(alert_env, warehouse_url, instance, smtp, webhook):
-    _write_flags(warehouse_url, [_row(1, "render_failure_rate", 22.3)])
+    write_flags(warehouse_url, [_row(1, "render_failure_rate", 22.3)])
     _materialize(instance)
     webhook.status = 500
     with pytest.raises(Exception, match=r"1 failed \(1 will be retried\).*answered 500"):
         _tick(instance, warehouse_url)
-    row = _alert_log(warehouse_url)[("render_failure_rate", "all")]
+    row = sent_alerts(warehouse_url)[("render_failure_rate", "all")]
     assert (row["status"], row["channels"], row["attempts"]) == ("failed", "email", 1)
     assert "answered 500" in row["error"] and "s3cr3t" not in row["error"]
 
@@ -150,12 +117,12 @@ def test_a_failing_webhook_is_recorded_and_retried_on_the_next_tick(alert_env, w
     result = _tick(instance, warehouse_url)
     assert result.skip_message.startswith("1 alert(s) sent")
     assert len(smtp.messages) == 1 and len(webhook.posts) == 1  # the e-mail is not sent twice
-    row = _alert_log(warehouse_url)[("render_failure_rate", "all")]
+    row = sent_alerts(warehouse_url)[("render_failure_rate", "all")]
     assert (row["status"], row["channels"], row["attempts"], row["error"]) == ("sent", "email,webhook", 2, None)
 
 
 def test_a_malicious_segment_value_is_escaped(alert_env, warehouse_url, instance, smtp, webhook):
-    _write_flags(warehouse_url, [_row(1, "production_completion_rate", -6.0, ("prompt", EVIL))])
+    write_flags(warehouse_url, [_row(1, "production_completion_rate", -6.0, ("prompt", EVIL))])
     _materialize(instance)
     assert _tick(instance, warehouse_url).skip_message.startswith("1 alert(s) sent")
     [(_, mail)] = smtp.messages

@@ -75,7 +75,6 @@ def _dbt(url: str, work: Path, *args: str) -> None:
 
 def fill(url: str, work: Path) -> FilledWarehouse:
     import dagster as dg
-    from sample_client import sample_client
 
     from hitcraft_assets.defs.insights.insights import insights
     from hitcraft_assets.defs.insights.reports import daily_report
@@ -85,6 +84,7 @@ def fill(url: str, work: Path) -> FilledWarehouse:
     from hitcraft_assets.mixpanel.ingest import load_days
     from hitcraft_assets.store import warehouse
     from hitcraft_assets.store.raw_events import ensure_schema
+    from testkit.sample_client import sample_client
 
     conn = warehouse.connect(url)
     with conn.cursor() as cur:

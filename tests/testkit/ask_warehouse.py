@@ -9,12 +9,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date, timedelta
 
-import insight_factory
 import pandas as pd
 from psycopg2.extensions import make_dsn, parse_dsn
 
 from hitcraft_assets.analytics.insights.model import Insight
 from hitcraft_assets.store import insight_library, warehouse
+from testkit import insight_factory
 
 FIRST_DAY = date(2026, 11, 1)
 LAST_DAY = date(2026, 11, 10)
