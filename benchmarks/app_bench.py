@@ -11,6 +11,7 @@ import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -46,6 +47,46 @@ def _credentials() -> tuple[str, str, str]:
     app_users.add_user("bench", "admin", auth.hash_password(password))
     app_users.add_token("bench", token)
     return "bench", password, token
+
+
+WRK_SCRIPT = """
+wrk.headers["Authorization"] = "Bearer " .. os.getenv("HITCRAFT_BENCH_TOKEN")
+done = function(summary, latency, requests)
+  local errors = summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.status
+    + summary.errors.timeout
+  io.write(string.format("RESULT %d %d %d %.0f %.0f\\n", summary.requests, summary.duration, errors,
+    latency:percentile(50), latency:percentile(95)))
+end
+"""
+WRK_SECONDS = 15
+
+
+def _first(base: str, path: str, token: str) -> float:
+    """Milliseconds of one request on its own: the first one computes the answer (the cache is empty)."""
+    import httpx
+
+    started = time.perf_counter()
+    response = httpx.get(base + path, headers={"Authorization": f"Bearer {token}"}, timeout=300)
+    assert response.status_code == 200, (path, response.status_code, response.text[:200])
+    return round(1000 * (time.perf_counter() - started), 1)
+
+
+def _wrk(base: str, path: str, token: str, script: Path) -> dict:
+    """`CLIENTS` connections for WRK_SECONDS from wrk (a C load generator: it leaves the cores to the server)."""
+    done = subprocess.run(
+        ["wrk", "-t", "2", "-c", str(CLIENTS), "-d", f"{WRK_SECONDS}s", "--timeout", "60s", "-s", str(script),
+         base + path],
+        capture_output=True, text=True, check=True, env={**os.environ, "HITCRAFT_BENCH_TOKEN": token},
+    )  # fmt: skip
+    (line,) = [line for line in done.stdout.splitlines() if line.startswith("RESULT ")]
+    requests, micros, errors, p50, p95 = (float(x) for x in line.split()[1:])
+    assert errors == 0, (path, done.stdout)
+    return {
+        "requests": int(requests),
+        "p50_ms": round(p50 / 1000, 1),
+        "p95_ms": round(p95 / 1000, 1),
+        "requests_per_s": round(requests / (micros / 1e6), 1),
+    }
 
 
 async def _load(base: str, path: str, token: str) -> dict:
@@ -108,7 +149,7 @@ def _page_loads(base: str, name: str, password: str, newest: str) -> dict:
     return out
 
 
-def run(port: int = 8765) -> dict:
+def run(port: int = 8765, workers: int | None = None) -> dict:
     import httpx
 
     from hitcraft_assets.store import marts, warehouse
@@ -118,8 +159,10 @@ def run(port: int = 8765) -> dict:
     if newest is None:
         return {"skipped": "no demo data in this HITCRAFT_HOME: run `make demo` (or `hitcraft demo --no-ui`) first"}
     name, password, token = _credentials()
+    workers = workers or os.cpu_count() or 1
+    generator = "wrk" if shutil.which("wrk") else "httpx"  # Debian's wrk: apt-get install wrk
     server = subprocess.Popen(
-        [str(Path(sys.executable).parent / "hitcraft"), "serve", "--port", str(port)],
+        [str(Path(sys.executable).parent / "hitcraft"), "serve", "--port", str(port), "--workers", str(workers)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         env={**os.environ, "HITCRAFT_DATABASE_URL": url},
@@ -133,12 +176,18 @@ def run(port: int = 8765) -> dict:
             except httpx.HTTPError:
                 time.sleep(0.3)
         endpoints = {}
+        script = Path(tempfile.mkdtemp()) / "bench.lua"
+        script.write_text(WRK_SCRIPT)
         for label, path in _endpoints(str(newest)).items():
-            print(f"  {label}: {REQUESTS_PER_ENDPOINT} requests from {CLIENTS} clients …", flush=True)
-            endpoints[label] = asyncio.run(_load(base, path, token))
+            print(f"  {label}: {CLIENTS} clients ({generator}) …", flush=True)
+            first_ms = _first(base, path, token)
+            loaded = _wrk(base, path, token, script) if generator == "wrk" else asyncio.run(_load(base, path, token))
+            endpoints[label] = {"first_ms": first_ms, **loaded}
         all_p95 = max(e["p95_ms"] for e in endpoints.values())
         return {
             "clients": CLIENTS,
+            "workers": workers,
+            "load_generator": generator,
             "data_through": str(newest),
             "endpoints": endpoints,
             "worst_p95_ms": all_p95,

@@ -24,6 +24,7 @@ def create_app(url: str | None = None, *, secret_key: str | None = None, secure_
     from hitcraft_assets import settings
     from hitcraft_assets.app import pages
     from hitcraft_assets.app.auth import LoginLimiter, LoginRequired
+    from hitcraft_assets.app.cache import ResponseCache
     from hitcraft_assets.store import app_users, warehouse
 
     app = FastAPI(
@@ -39,6 +40,7 @@ def create_app(url: str | None = None, *, secret_key: str | None = None, secure_
     app.state.url = url or warehouse.warehouse_url()
     warehouse.use_pool(app.state.url)  # requests make a few short reads each: no connection set-up per read
     app.state.login_limiter = LoginLimiter()
+    app.state.response_cache = ResponseCache(app.state.url)
     app_users.ensure_schema(app.state.url)
     app.add_middleware(
         SessionMiddleware,

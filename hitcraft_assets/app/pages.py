@@ -124,6 +124,7 @@ def render(request: Request, template: str, principal: Principal | None, **conte
             "csrf_token": auth.csrf_token(request),
             "ranges": list(RANGES),
             "segment_types": common.SEGMENT_TYPES,
+            "segment_values": lambda: metrics.segments(request)["items"],  # for the segment filter's suggestions
             "query": dict(request.query_params),
             **context,
         },
@@ -214,21 +215,29 @@ def mount(app: FastAPI) -> None:
         return RedirectResponse("/login", status_code=303)
 
     @app.get("/", include_in_schema=False)
-    def overview(request: Request, principal: Annotated[Principal, Depends(allow(None))]):
+    def overview(
+        request: Request,
+        principal: Annotated[Principal, Depends(allow(None))],
+        segment_type: str | None = None,
+        segment_value: str | None = None,
+    ):
         url = request.app.state.url
         newest = metrics.newest_metric_day(url)
-        context: dict = {"newest": newest}
+        segment = common.segment_filter(segment_type or None, segment_value or None)
+        context: dict = {"newest": newest, "segment": segment}
         if principal.may(Permission.METRICS) and newest:
             cards = []
             for name in metric_catalogue.key_metrics():
-                series = metrics.metric_series(request, name, common.Range(newest - timedelta(days=27), newest))
+                entry = metric_catalogue.metric(name)
+                of_segment = segment if segment and entry.by_segment else None  # else the card says "all users"
+                window = common.Range(newest - timedelta(days=27), newest)
+                series = metrics.metric_series(request, name, window, "day", *(of_segment or (None, None)))
                 cards.append(
                     {
-                        "metric": metric_catalogue.metric(name),
+                        "metric": entry,
                         "series": series,
-                        "spark": _series_chart(
-                            f"spark-{name}", series["items"], name, metric_catalogue.is_proportion(name)
-                        ),
+                        "all_users": bool(segment) and of_segment is None,
+                        "spark": _series_chart(f"spark-{name}", series["items"], name, entry.is_proportion),
                     }
                 )
             context["cards"] = cards
@@ -392,15 +401,18 @@ def mount(app: FastAPI) -> None:
         principal: Annotated[Principal, Depends(allow(Permission.PRODUCT))],
         name: str | None = None,
         breakdown: str = "all",
+        segment_type: str | None = None,
+        segment_value: str | None = None,
     ):
         url = request.app.state.url
+        segment = (segment_type or None, segment_value or None)
         definitions = product.funnels(request)["items"]
         names = sorted({d["funnel_name"] for d in definitions})
         name = name or (names[0] if names else None)
         newest = metrics.newest_metric_day(url)
         window, range_name = _window(request, newest - timedelta(days=7) if newest else None)
-        steps = product.funnel(request, name, window, breakdown) if name else None
-        over_time = product.funnel_over_time(request, name, common.Range(None, None)) if name else None
+        steps = product.funnel(request, name, window, breakdown, *segment) if name else None
+        over_time = product.funnel_over_time(request, name, common.Range(None, None), *segment) if name else None
         figures = []
         if steps and steps["items"]:
             values = sorted({r["breakdown_value"] for r in steps["items"]})
@@ -446,6 +458,7 @@ def mount(app: FastAPI) -> None:
             figures=figures,
             breakdown=breakdown,
             breakdowns=product.FUNNEL_BREAKDOWNS,
+            segment_types=product.FUNNEL_BREAKDOWNS[1:],
             range_name=range_name,
             window=window,
         )
@@ -532,11 +545,15 @@ def mount(app: FastAPI) -> None:
         request: Request,
         principal: Annotated[Principal, Depends(allow(Permission.PRODUCT))],
         tier: Annotated[str | None, Query(pattern="^(low|medium|high)?$")] = None,
+        segment_type: str | None = None,
+        segment_value: str | None = None,
     ):
         segments = product.churn_segments(request)
         users = None
         if principal.may(Permission.USER_DATA):
-            users = product.churn_users(request, common.Page(50, 0), None, tier or "high")
+            users = product.churn_users(
+                request, common.Page(50, 0), None, tier or "high", segment_type or None, segment_value or None
+            )
         return render(request, "churn.html", principal, segments=segments, users=users, tier=tier or "high")
 
     @app.get("/users/{user_key}", include_in_schema=False)

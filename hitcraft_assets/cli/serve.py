@@ -87,6 +87,12 @@ def app_beside_dagster(host: str, port: int) -> Iterator[str | None]:
 def serve(
     host: str = typer.Option("127.0.0.1", help="Interface to listen on."),
     port: int = typer.Option(8080, min=1, max=65535, help="Port."),
+    workers: int = typer.Option(
+        1,
+        min=1,
+        max=64,
+        help="Worker processes (one per core answers more requests at once; each keeps its own cache).",
+    ),
 ) -> None:
     """Start the analytics app: the JSON API under /api/v1 (docs at /docs) and the dashboard. On the first start
     with no users it creates `admin` and prints its password once. Ctrl-C stops it."""
@@ -97,4 +103,15 @@ def serve(
     with EmbeddedDatabase():
         announce(f"http://{host}:{port}")
         say("Ctrl-C stops it.")
-        uvicorn.run(create_app(), host=host, port=port, log_level="warning", access_log=False)
+        if workers == 1:
+            uvicorn.run(create_app(), host=host, port=port, log_level="warning", access_log=False)
+        else:  # each worker builds the app from the settings (the session key is shared through HITCRAFT_HOME)
+            uvicorn.run(
+                "hitcraft_assets.app:create_app",
+                factory=True,
+                workers=workers,
+                host=host,
+                port=port,
+                log_level="warning",
+                access_log=False,
+            )

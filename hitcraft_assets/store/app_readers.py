@@ -65,18 +65,21 @@ def funnel_summary(
     )
 
 
-def funnel_over_time(url: str | None, funnel: str, start: date, end: date) -> pd.DataFrame:
-    """Per entry day: users entering and completing the funnel, and the overall conversion (complete windows)."""
+def funnel_over_time(
+    url: str | None, funnel: str, start: date, end: date, breakdown: str = "all", breakdown_value: str = "all"
+) -> pd.DataFrame:
+    """Per entry day: users entering and completing the funnel, and the overall conversion (complete windows); of
+    the users whose `breakdown` (a funnel_conversions breakdown) is `breakdown_value` when given."""
     if not warehouse.table_exists("marts.funnel_conversions", url):
         return pd.DataFrame(columns=["entry_date", "entered", "converted", "conversion"])
     frame = warehouse.read_frame(
         "select entry_date, max(first_step_users) as entered,"
         " min(users) filter (where step = (select max(step) from marts.funnel_conversions c"
         "   where c.funnel_name = %(f)s)) as converted"
-        " from marts.funnel_conversions where funnel_name = %(f)s and breakdown = 'all'"
+        " from marts.funnel_conversions where funnel_name = %(f)s and breakdown = %(b)s and breakdown_value = %(v)s"
         " and entry_date between %(start)s and %(end)s and is_window_complete"
         " group by entry_date order by entry_date",
-        {"f": funnel, "start": start, "end": end},
+        {"f": funnel, "start": start, "end": end, "b": breakdown, "v": breakdown_value},
         url,
     )
     entered = pd.to_numeric(frame["entered"]).astype(float)
@@ -142,5 +145,70 @@ def loaded_days(url: str | None, days: int = 14) -> pd.DataFrame:
         from days d left join quarantined q using (day) order by d.day desc
         """,
         {"n": days},
+        url,
+    )
+
+
+def data_version(url: str | None) -> str:
+    """A fingerprint of the warehouse's data: each table's identity and its insert/update/delete counters from
+    PostgreSQL's statistics (a dbt rebuild makes a new table, a load or delete moves a counter). The app's own
+    schema (users, tokens, audit) and `public` (where a shared Dagster storage would write) do not count. The
+    counters reach the statistics when a writer's transaction ends and it goes idle (about a second later)."""
+    frame = warehouse.read_frame(
+        "select count(*) as tables,"
+        " coalesce(md5(string_agg(relid::text || ':' || n_tup_ins || ':' || n_tup_upd || ':' || n_tup_del, ','"
+        " order by relid)), '') as fingerprint"
+        " from pg_stat_user_tables where schemaname not in ('app', 'public')",
+        url=url,
+    )
+    row = frame.iloc[0]
+    return f"{int(row['tables'])}-{row['fingerprint']}"
+
+
+#: the segment types users filter by, and their dim_users columns (identifiers chosen here, never from a request)
+USER_SEGMENT_COLUMNS = {
+    "role": "role",
+    "experience_level": "experience_level",
+    "channel": "acquisition_channel",
+    "platform": "platform",
+    "country": "country",
+}
+
+
+def segment_values(url: str | None) -> pd.DataFrame:
+    """segment_type, segment_value, users: every value of each segment type among the users (dim_users; a missing
+    attribute is 'unknown', as in daily_metrics_by_segment)."""
+    if not warehouse.table_exists("marts.dim_users", url):
+        return pd.DataFrame(columns=["segment_type", "segment_value", "users"])
+    selects = " union all ".join(
+        f"select '{segment_type}' as segment_type, coalesce({column}, 'unknown') as segment_value from marts.dim_users"
+        for segment_type, column in USER_SEGMENT_COLUMNS.items()
+    )
+    return warehouse.read_frame(
+        f"select segment_type, segment_value, count(*) as users from ({selects}) s group by 1, 2 order by 1, 3 desc, 2",
+        url=url,
+    )
+
+
+def churn_scores(
+    url: str | None, day: date, tier: str | None = None, segment: tuple[str, str] | None = None
+) -> pd.DataFrame:
+    """ml.churn_scores of a day, riskiest first; only one risk tier and only the users of a segment when given
+    (segment: a USER_SEGMENT_COLUMNS type and a value)."""
+    where, params = ["s.score_date = %(day)s"], {"day": day}
+    if tier is not None:
+        where.append("s.risk_tier = %(tier)s")
+        params["tier"] = tier
+    join = ""
+    if segment is not None:
+        column = USER_SEGMENT_COLUMNS[segment[0]]  # KeyError for anything else: never an identifier from outside
+        join = " join marts.dim_users u on u.user_key = s.user_key"
+        where.append(f"coalesce(u.{column}, 'unknown') = %(value)s")
+        params["value"] = segment[1]
+    return warehouse.read_frame(
+        "select s.score_date, s.user_key, s.churn_probability, s.risk_tier, s.reason_1, s.reason_2, s.reason_3"
+        f" from ml.churn_scores s{join} where {' and '.join(where)}"
+        " order by s.churn_probability desc, s.user_key",
+        params,
         url,
     )

@@ -79,6 +79,16 @@ def read_table(
     return frame
 
 
+def newest_day(url: str | None, name: str) -> date | None:
+    """The newest value of the date column of one of TABLES (None when the table is missing or empty)."""
+    table, column = TABLES[name]
+    if column is None:
+        raise ValueError(f"{table} has no date column")
+    if not warehouse.table_exists(table, url):
+        return None
+    return warehouse.read_frame(f"select max({column}) as newest from {table}", url=url)["newest"].iloc[0]
+
+
 @cache
 def _columns_of(table: str, url: str | None) -> frozenset[str]:
     schema, name = table.split(".")

@@ -16,7 +16,7 @@ ANCHOR = date(2026, 6, 1)
 DAYS = [ANCHOR - timedelta(days=56 - i) for i in range(56)]
 LAST = DAYS[-1]
 NOW = datetime(2026, 6, 8, 4, tzinfo=UTC)
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 @dataclass(frozen=True)

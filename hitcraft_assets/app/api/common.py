@@ -36,6 +36,10 @@ def known_metric(metric: str, field: str = "metric", where: str = "query") -> me
     return entry
 
 
+SegmentTypeQuery = Annotated[str | None, Query(description=f"One of {', '.join(SEGMENT_TYPES)}.")]
+SegmentValueQuery = Annotated[str | None, Query(description="A value of segment_type, e.g. ios (see /segments).")]
+
+
 def segment_filter(segment_type: str | None, segment_value: str | None) -> tuple[str, str] | None:
     if segment_type is None and segment_value is None:
         return None

@@ -12,6 +12,7 @@ from fastapi.responses import FileResponse
 from hitcraft_assets.analytics.insights.model import INSIGHT_TYPES
 from hitcraft_assets.app.api.common import FormatQuery, Page, Range, date_range, invalid, page, records, table
 from hitcraft_assets.app.auth import allow
+from hitcraft_assets.app.cache import cached
 from hitcraft_assets.app.permissions import Permission
 from hitcraft_assets.reports.daily import REPORT_KINDS
 from hitcraft_assets.store import app_users, insight_library
@@ -52,6 +53,7 @@ _SEGMENT = re.compile(r"^(?:[a-z_]+=)?[^=]+$")
 
 
 @router.get("/insights", dependencies=INSIGHTS, tags=["insights"], summary="Search the insight library")
+@cached
 def insights(
     request: Request,
     window: Annotated[Range, Depends(date_range)],

@@ -17,6 +17,8 @@ from hitcraft_assets.app.api.common import (
     FormatQuery,
     Page,
     Range,
+    SegmentTypeQuery,
+    SegmentValueQuery,
     date_range,
     default_range,
     invalid,
@@ -28,6 +30,7 @@ from hitcraft_assets.app.api.common import (
     table,
 )
 from hitcraft_assets.app.auth import allow
+from hitcraft_assets.app.cache import cached
 from hitcraft_assets.app.permissions import Permission
 from hitcraft_assets.store import marts, warehouse
 from hitcraft_assets.store.insight_inputs import read_table
@@ -62,6 +65,7 @@ def newest_metric_day(url: str) -> date | None:
 
 
 @router.get("/metrics", dependencies=METRICS, summary="The metric catalogue")
+@cached
 def catalogue(request: Request, format: FormatQuery = None):
     rows = [
         {c: getattr(m, "name" if c == "metric" else c) for c in CATALOGUE_COLUMNS}
@@ -77,14 +81,27 @@ def period_change(url: str, metric: str, as_of: date, comparison: str = "wow") -
     return rows[0] if rows else None
 
 
+@router.get("/segments", dependencies=METRICS, summary="The segment types and their values")
+@cached
+def segments(request: Request, format: FormatQuery = None):
+    """Every value of each segment type (role, experience level, acquisition channel, platform, country) with its
+    number of users: the values the segment filters accept."""
+    from hitcraft_assets.store import app_readers
+
+    columns = ("segment_type", "segment_value", "users")
+    frame = app_readers.segment_values(request.app.state.url)
+    return table(request, records(frame, columns), columns, name="segments", format=format)
+
+
 @router.get("/metrics/{metric}", dependencies=METRICS, summary="A metric over a date range")
+@cached
 def metric_series(
     request: Request,
     metric: str,
     window: Annotated[Range, Depends(date_range)],
     granularity: Annotated[str, Query(pattern="^(day|week|month)$", description="day, week or month")] = "day",
-    segment_type: Annotated[str | None, Query(description=f"One of {', '.join(SEGMENT_TYPES)}.")] = None,
-    segment_value: Annotated[str | None, Query(description="A value of segment_type, e.g. ios.")] = None,
+    segment_type: SegmentTypeQuery = None,
+    segment_value: SegmentValueQuery = None,
     breakdown: Annotated[str | None, Query(description="A segment type: one series per value.")] = None,
     format: FormatQuery = None,
 ):
@@ -139,6 +156,7 @@ def metric_series(
 
 
 @router.get("/metrics/{metric}/contributions", dependencies=METRICS, summary="Segments that explain a day")
+@cached
 def contributions(
     request: Request,
     metric: str,
@@ -194,6 +212,7 @@ ANOMALY_COLUMNS = (
 
 
 @router.get("/anomalies", dependencies=ANOMALIES, summary="Flagged anomalies with their root causes")
+@cached
 def anomalies(
     request: Request,
     window: Annotated[Range, Depends(date_range)],
@@ -231,6 +250,7 @@ TREND_COLUMNS = ("metric", "window_days", "test", "trend", "p_value", "sen_slope
 
 
 @router.get("/trends", dependencies=METRICS, summary="Trend tests and period changes as of a day")
+@cached
 def trends(
     request: Request,
     as_of: Annotated[date | None, Query(description="Day, YYYY-MM-DD (default: the newest).")] = None,
@@ -257,6 +277,7 @@ FORECAST_COLUMNS = ("metric", "forecast_date", "forecast", "lower_bound", "upper
 
 
 @router.get("/forecasts", dependencies=METRICS, summary="Forecasts with their intervals")
+@cached
 def forecasts(
     request: Request,
     metric: Annotated[str | None, Query(description="Only this metric.")] = None,

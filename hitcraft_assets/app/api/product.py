@@ -12,19 +12,23 @@ from hitcraft_assets.app.api.common import (
     FormatQuery,
     Page,
     Range,
+    SegmentTypeQuery,
+    SegmentValueQuery,
     date_range,
     default_range,
     invalid,
     page,
     plain,
     records,
+    segment_filter,
     table,
 )
 from hitcraft_assets.app.api.metrics import newest_metric_day
 from hitcraft_assets.app.auth import allow
+from hitcraft_assets.app.cache import cached
 from hitcraft_assets.app.permissions import Permission
 from hitcraft_assets.store import app_readers
-from hitcraft_assets.store.insight_inputs import read_table
+from hitcraft_assets.store.insight_inputs import newest_day, read_table
 
 router = APIRouter()
 PRODUCT = [Depends(allow(Permission.PRODUCT))]
@@ -37,6 +41,13 @@ def _funnel_names(url: str) -> list[str]:
     return sorted(set(app_readers.funnel_definitions(url)["funnel_name"]))
 
 
+def _funnel_segment(segment_type: str | None, segment_value: str | None) -> tuple[str, str] | None:
+    segment = segment_filter(segment_type, segment_value)
+    if segment and segment[0] not in FUNNEL_BREAKDOWNS:
+        raise invalid("segment_type", f"funnels break down by {', '.join(FUNNEL_BREAKDOWNS[1:])}, not {segment[0]}")
+    return segment
+
+
 def _known_funnel(url: str, name: str) -> None:
     names = _funnel_names(url)
     if name not in names:
@@ -44,6 +55,7 @@ def _known_funnel(url: str, name: str) -> None:
 
 
 @router.get("/funnels", dependencies=PRODUCT, tags=["funnels"], summary="Funnel definitions")
+@cached
 def funnels(request: Request, format: FormatQuery = None):
     """The funnels of seeds/funnels.csv: one row per step (event, optional property filter, conversion window)."""
     columns = ("funnel_name", "step", "event", "property_name", "property_value", "window_days")
@@ -52,20 +64,26 @@ def funnels(request: Request, format: FormatQuery = None):
 
 
 @router.get("/funnels/{name}", dependencies=PRODUCT, tags=["funnels"], summary="A funnel's steps over a range")
+@cached
 def funnel(
     request: Request,
     name: str,
     window: Annotated[Range, Depends(date_range)],
     breakdown: Annotated[str, Query(description=f"One of {', '.join(FUNNEL_BREAKDOWNS)}.")] = "all",
+    segment_type: SegmentTypeQuery = None,
+    segment_value: SegmentValueQuery = None,
     format: FormatQuery = None,
 ):
     """Users reaching each step among those who entered on start..end (default: 28 days up to the newest day
     with complete conversion windows), conversion from the first and previous step, drop-off, and the median
-    seconds from entry; per value of a breakdown when asked."""
+    seconds from entry; per value of a breakdown when asked, or of one segment (segment_type = segment_value)."""
     url = request.app.state.url
     _known_funnel(url, name)
     if breakdown not in FUNNEL_BREAKDOWNS:
         raise invalid("breakdown", f"breakdown must be one of {', '.join(FUNNEL_BREAKDOWNS)}")
+    segment = _funnel_segment(segment_type, segment_value)
+    if segment and breakdown not in ("all", segment[0]):
+        raise invalid("breakdown", f"with a {segment[0]} segment the breakdown can only be all or {segment[0]}")
     newest = newest_metric_day(url)
     window = default_range(window, newest - timedelta(days=7) if newest else None, 28)
     columns = (
@@ -78,7 +96,11 @@ def funnel(
         "drop_off_users",
         "median_seconds_from_entry",
     )
-    frame = app_readers.funnel_summary(url, name, window.start, window.end, breakdown) if window.end else None
+    frame = None
+    if window.end:
+        frame = app_readers.funnel_summary(url, name, window.start, window.end, segment[0] if segment else breakdown)
+        if segment:
+            frame = frame[frame["breakdown_value"] == segment[1]] if not frame.empty else frame
     return table(
         request,
         records(frame, columns),
@@ -87,20 +109,28 @@ def funnel(
         format=format,
         funnel=name,
         breakdown=breakdown,
+        segment=dict(zip(("segment_type", "segment_value"), segment)) if segment else None,
         start=window.start,
         end=window.end,
     )
 
 
 @router.get("/funnels/{name}/over-time", dependencies=PRODUCT, tags=["funnels"], summary="Conversion by entry day")
+@cached
 def funnel_over_time(
-    request: Request, name: str, window: Annotated[Range, Depends(date_range)], format: FormatQuery = None
+    request: Request,
+    name: str,
+    window: Annotated[Range, Depends(date_range)],
+    segment_type: SegmentTypeQuery = None,
+    segment_value: SegmentValueQuery = None,
+    format: FormatQuery = None,
 ):
     url = request.app.state.url
     _known_funnel(url, name)
+    segment = _funnel_segment(segment_type, segment_value) or ("all", "all")
     window = default_range(window, newest_metric_day(url), 90)
     columns = ("entry_date", "entered", "converted", "conversion")
-    frame = app_readers.funnel_over_time(url, name, window.start, window.end) if window.end else None
+    frame = app_readers.funnel_over_time(url, name, window.start, window.end, *segment) if window.end else None
     return table(
         request,
         records(frame, columns),
@@ -114,6 +144,7 @@ def funnel_over_time(
 
 
 @router.get("/retention", dependencies=PRODUCT, tags=["retention"], summary="Retention cohorts")
+@cached
 def retention(
     request: Request,
     grain: Annotated[str, Query(pattern="^(day|week)$", description="day or week cohorts")] = "week",
@@ -144,6 +175,7 @@ def retention(
 
 
 @router.get("/prompts", dependencies=PROMPTS, tags=["prompts"], summary="Prompt performance")
+@cached
 def prompts(
     request: Request,
     as_of: Annotated[date | None, Query(description="Day, YYYY-MM-DD (default: the newest).")] = None,
@@ -191,6 +223,7 @@ def prompts(
 
 
 @router.get("/features", dependencies=PRODUCT, tags=["features"], summary="Feature adoption and retention impact")
+@cached
 def features(request: Request, weeks: Annotated[int, Query(ge=1, le=52)] = 8, format: FormatQuery = None):
     """Weekly adopters and adoption rate of each feature (seeds/product_features.csv) with the week-over-week
     change, and the day-30 retention of first-day adopters vs non-adopters."""
@@ -214,14 +247,14 @@ def features(request: Request, weeks: Annotated[int, Query(ge=1, le=52)] = 8, fo
     return table(request, records(frame, columns), columns, name="features", format=format)
 
 
-def _newest(url: str, name: str, column: str, asked: date | None) -> date | None:
+def _newest(url: str, name: str, asked: date | None) -> date | None:
     if asked:
         return asked
-    frame = read_table(url, name, None, None, columns=(column,))
-    return plain(frame[column].max()) if frame is not None and not frame.empty else None
+    return plain(newest_day(url, name))
 
 
 @router.get("/personas", dependencies=PRODUCT, tags=["personas"], summary="Personas of a week")
+@cached
 def personas(
     request: Request,
     week: Annotated[date | None, Query(description="Week start (Monday); default the newest.")] = None,
@@ -230,7 +263,7 @@ def personas(
     """Personas of the users active in the 28 days up to the week's Sunday: size, share, behaviour, value share, and
     how many users moved between personas since the previous week."""
     url = request.app.state.url
-    week = _newest(url, "persona_summary", "week_start", week)
+    week = _newest(url, "persona_summary", week)
     summary = read_table(url, "persona_summary", week, week) if week else None
     migration = read_table(url, "persona_migration", week, week) if week else None
     columns = (
@@ -249,13 +282,14 @@ def personas(
 
 
 @router.get("/churn/segments", dependencies=PRODUCT, tags=["churn"], summary="Churn risk by segment")
+@cached
 def churn_segments(
     request: Request,
     day: Annotated[date | None, Query(alias="date", description="Score day (default: the newest).")] = None,
     format: FormatQuery = None,
 ):
     url = request.app.state.url
-    day = _newest(url, "churn_risk_by_segment", "score_date", day)
+    day = _newest(url, "churn_risk_by_segment", day)
     frame = read_table(url, "churn_risk_by_segment", day, day) if day else None
     columns = ("segment_type", "segment_value", "users", "mean_churn_probability", "high_risk_share")
     return table(request, records(frame, columns), columns, name=f"churn_segments_{day}", format=format, date=day)
@@ -265,19 +299,22 @@ SCORE_COLUMNS = ("score_date", "user_key", "churn_probability", "risk_tier", "re
 
 
 @router.get("/churn/users", dependencies=USER_DATA, tags=["churn"], summary="At-risk users (per-user data)")
+@cached
 def churn_users(
     request: Request,
     paging: Annotated[Page, Depends(page)],
     day: Annotated[date | None, Query(alias="date", description="Score day (default: the newest).")] = None,
     tier: Annotated[str | None, Query(pattern="^(low|medium|high)$", description="low, medium or high")] = None,
+    segment_type: SegmentTypeQuery = None,
+    segment_value: SegmentValueQuery = None,
     format: FormatQuery = None,
 ):
-    """Users scored on a day, riskiest first, with their tier and three reasons in plain words."""
+    """Users scored on a day, riskiest first, with their tier and three reasons in plain words; only the users of
+    a segment (segment_type = segment_value) when given."""
     url = request.app.state.url
-    day = _newest(url, "churn_scores", "score_date", day)
-    frame = read_table(url, "churn_scores", day, day, equal={"risk_tier": tier} if tier else None) if day else None
-    if frame is not None:
-        frame = frame.sort_values(["churn_probability", "user_key"], ascending=[False, True])
+    segment = segment_filter(segment_type, segment_value)
+    day = _newest(url, "churn_scores", day)
+    frame = app_readers.churn_scores(url, day, tier, segment) if day else None
     return table(
         request,
         records(frame, SCORE_COLUMNS),
@@ -286,10 +323,12 @@ def churn_users(
         format=format,
         paging=paging,
         date=day,
+        segment=dict(zip(("segment_type", "segment_value"), segment)) if segment else None,
     )
 
 
 @router.get("/users/{user_key}/timeline", dependencies=USER_DATA, tags=["users"], summary="A user's timeline")
+@cached
 def timeline(request: Request, user_key: str, paging: Annotated[Page, Depends(page)], format: FormatQuery = None):
     """For support: the user's profile, events (newest first, paged), sessions and churn scores."""
     url = request.app.state.url

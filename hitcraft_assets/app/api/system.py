@@ -9,7 +9,7 @@ from fastapi import APIRouter, Body, Depends, HTTPException, Request
 from pydantic import BaseModel, Field
 
 from hitcraft_assets.app import auth
-from hitcraft_assets.app.api.common import FormatQuery, records, table
+from hitcraft_assets.app.api.common import FormatQuery, plain, records, table
 from hitcraft_assets.app.auth import Principal, allow
 from hitcraft_assets.app.permissions import ROLES, Permission, permissions_of
 from hitcraft_assets.store import app_readers, app_users, warehouse
@@ -190,5 +190,5 @@ def add_token(
 @router.get("/admin/audit", dependencies=MANAGE, tags=["admin"], summary="The audit log, newest first")
 def audit(request: Request, format: FormatQuery = None):
     columns = ("at", "actor", "action", "target", "detail", "client")
-    rows = records(__import__("pandas").DataFrame(app_users.audit_entries(500, request.app.state.url)), columns)
+    rows = [{c: plain(entry[c]) for c in columns} for entry in app_users.audit_entries(500, request.app.state.url)]
     return table(request, rows, columns, name="audit", format=format)

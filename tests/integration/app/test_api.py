@@ -90,6 +90,68 @@ def test_segment_filter_and_breakdown(client, accounts, filled):
     assert day_sum == pytest.approx(total["items"][0]["value"])  # platforms partition the users
 
 
+def test_segments_list_the_values_the_filters_accept(client, accounts, filled):
+    from hitcraft_assets.store import warehouse
+
+    values = get(client, accounts, "/api/v1/segments").json()["items"]
+    users = int(warehouse.read_frame("select count(*) as n from marts.dim_users", url=filled.url)["n"].iloc[0])
+    for segment_type in ("role", "experience_level", "channel", "platform", "country"):
+        assert sum(v["users"] for v in values if v["segment_type"] == segment_type) == users  # each partitions users
+    assert {"ios", "web"} <= {v["segment_value"] for v in values if v["segment_type"] == "platform"}
+
+
+def test_funnels_and_at_risk_users_filter_by_segment(client, accounts, filled):
+    from hitcraft_assets.store import warehouse
+
+    by_platform = get(client, accounts, "/api/v1/funnels/production", breakdown="platform").json()["items"]
+    ios = get(client, accounts, "/api/v1/funnels/production", segment_type="platform", segment_value="ios").json()
+    assert ios["segment"] == {"segment_type": "platform", "segment_value": "ios"}
+    assert ios["items"] == [r for r in by_platform if r["breakdown_value"] == "ios"] and ios["items"]
+    everyone = get(client, accounts, "/api/v1/funnels/production/over-time").json()["items"]
+    of_ios = get(
+        client, accounts, "/api/v1/funnels/production/over-time", segment_type="platform", segment_value="ios"
+    ).json()["items"]
+    assert of_ios and all(i["entered"] <= e["entered"] for i, e in zip(of_ios, everyone))
+    _score_users(filled)  # the 56 sample days are too short to train the churn model: scores of real users
+    web = get(
+        client, accounts, "/api/v1/churn/users", tier="high", segment_type="platform", segment_value="web", limit=1000
+    ).json()
+    expected = warehouse.read_frame(
+        "select s.user_key from ml.churn_scores s join marts.dim_users u using (user_key)"
+        " where u.platform = 'web' and s.risk_tier = 'high' and s.score_date = %(d)s"
+        " order by s.churn_probability desc, s.user_key",
+        {"d": filled.last},
+        url=filled.url,
+    )
+    assert web["segment"] == {"segment_type": "platform", "segment_value": "web"}
+    assert [r["user_key"] for r in web["items"]] == expected["user_key"].tolist() and web["items"]
+    everyone = get(client, accounts, "/api/v1/churn/users", tier="high", limit=1000).json()["items"]
+    assert len(everyone) > len(web["items"])
+
+
+def _score_users(filled) -> None:
+    import pandas as pd
+
+    from hitcraft_assets.store import ml_tables, warehouse
+
+    users = warehouse.read_frame("select user_key from marts.dim_users order by user_key limit 120", url=filled.url)[
+        "user_key"
+    ]
+    scores = pd.DataFrame(
+        {
+            "score_date": filled.last,
+            "user_key": users,
+            "churn_probability": [0.3 + 0.005 * i for i in range(len(users))],
+            "risk_tier": ["medium" if i < 60 else "high" for i in range(len(users))],
+            "reason_1": "fewer sessions than usual",
+            "reason_2": None,
+            "reason_3": None,
+            "model_version": "test",
+        }
+    )
+    warehouse.replace_rows(ml_tables.CHURN_SCORES, scores, url=filled.url)
+
+
 @pytest.mark.parametrize(
     ("path", "params", "field"),
     [
@@ -107,6 +169,13 @@ def test_segment_filter_and_breakdown(client, accounts, filled):
         ("/api/v1/insights", {"type": "gossip"}, "type"),
         ("/api/v1/prompts", {"window": 3}, "window"),
         ("/api/v1/reports/yearly/2026-01-01.pdf", {}, "kind"),
+        ("/api/v1/funnels/production", {"segment_type": "country", "segment_value": "DE"}, "segment_type"),
+        (
+            "/api/v1/funnels/production",
+            {"segment_type": "role", "segment_value": "x", "breakdown": "channel"},
+            "breakdown",
+        ),
+        ("/api/v1/churn/users", {"segment_type": "role"}, "segment_value"),
     ],
 )
 def test_bad_input_is_a_422_naming_the_field(client, accounts, path, params, field):
