@@ -81,9 +81,20 @@ def explain_deviation(
     if rows.empty or not (rows["metric_date"] == day_ts).any():
         return pd.DataFrame(columns=EXPLANATION_COLUMNS)
     kind = _kind(rows, config, metric)
+    # One detector pass over every segment series (each series is judged on its own, so this equals a pass per
+    # segment type), split by type afterwards.
+    if kind == "count":
+        baselines = (_baseline(rows[["metric_date", "segment_type", "segment_value", "metric", "value"]], day_ts,
+                               config, kind),)  # fmt: skip
+    else:
+        sizes = rows.assign(
+            metric=rows["metric"] + ":denominator", value=rows["denominator"], numerator=np.nan, denominator=np.nan
+        )
+        baselines = (_baseline(rows, day_ts, config, kind), _baseline(sizes, day_ts, config, "count"))
     frames = []
     for segment_type, typed in rows.groupby("segment_type", sort=True):
-        frame = (_explain_count if kind == "count" else _explain_ratio)(typed, day_ts, config, kind)
+        of_type = [b.xs(segment_type, level="segment_type", drop_level=False) for b in baselines]
+        frame = (_explain_count if kind == "count" else _explain_ratio)(typed, day_ts, config, kind, *of_type)
         frame["segment_type"] = segment_type
         frames.append(_rank(frame, alpha))
     out = pd.concat(frames, ignore_index=True)
@@ -104,8 +115,9 @@ def _kind(rows: pd.DataFrame, config: AnomalyConfig, metric: str) -> str:
     return kind
 
 
-def _explain_count(typed: pd.DataFrame, day: pd.Timestamp, config: AnomalyConfig, kind: str) -> pd.DataFrame:
-    base = _baseline(typed[["metric_date", "segment_type", "segment_value", "metric", "value"]], day, config, kind)
+def _explain_count(
+    typed: pd.DataFrame, day: pd.Timestamp, config: AnomalyConfig, kind: str, base: pd.DataFrame
+) -> pd.DataFrame:
     frame = base.reset_index()
     frame["contribution"] = frame["value"] - frame["expected"]
     frame["size"] = frame["value"]
@@ -118,13 +130,10 @@ def _explain_count(typed: pd.DataFrame, day: pd.Timestamp, config: AnomalyConfig
     return frame
 
 
-def _explain_ratio(typed: pd.DataFrame, day: pd.Timestamp, config: AnomalyConfig, kind: str) -> pd.DataFrame:
+def _explain_ratio(
+    typed: pd.DataFrame, day: pd.Timestamp, config: AnomalyConfig, kind: str, rate: pd.DataFrame, size: pd.DataFrame
+) -> pd.DataFrame:
     keys = ["segment_type", "segment_value"]
-    rate = _baseline(typed, day, config, kind)
-    sizes = typed.assign(
-        metric=typed["metric"] + ":denominator", value=typed["denominator"], numerator=np.nan, denominator=np.nan
-    )
-    size = _baseline(sizes, day, config, "count")
     frame = rate.join(size[["value", "expected"]].rename(columns=lambda c: f"{c}_size")).reset_index()
 
     # The segment's own test: the day's proportion vs. the pooled trailing history (history_days before the day).
