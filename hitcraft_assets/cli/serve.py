@@ -12,6 +12,8 @@ import typer
 
 from hitcraft_assets.cli.common import EmbeddedDatabase, say
 
+WORKER_START_TIMEOUT_S = 600
+
 
 def ensure_first_admin() -> str | None:
     """With no user yet, create `admin` and return its password (the only time it is shown); else None."""
@@ -110,6 +112,9 @@ def serve(
                 "hitcraft_assets.app:create_app",
                 factory=True,
                 workers=workers,
+                # a worker builds the app (imports, database) before it answers: on a loaded machine that takes far
+                # longer than uvicorn's 5 s, which would restart it forever
+                timeout_worker_healthcheck=WORKER_START_TIMEOUT_S,
                 host=host,
                 port=port,
                 log_level="warning",

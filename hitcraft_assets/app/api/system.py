@@ -31,13 +31,15 @@ def health(request: Request):
         reachable = True
     except Exception:
         reachable = False
-    newest_loaded = None
-    newest_modeled = None
-    if reachable:
-        days = app_readers.loaded_days(url, 1)
-        newest_loaded = days["day"].iloc[0].isoformat() if len(days) else None
-        newest = newest_metric_day(url)
-        newest_modeled = newest.isoformat() if newest else None
+    newest_loaded = newest_modeled = None
+    if reachable:  # the newest days change only with the data: computed once per data version
+
+        def newest_days() -> tuple[str | None, str | None]:
+            days = app_readers.loaded_days(url, 1)
+            newest = newest_metric_day(url)
+            return (days["day"].iloc[0].isoformat() if len(days) else None, newest.isoformat() if newest else None)
+
+        newest_loaded, newest_modeled = request.app.state.response_cache.get_or_compute(("health",), newest_days)
     return {
         "status": "ok" if reachable else "database unreachable",
         "database": reachable,
