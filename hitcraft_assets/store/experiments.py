@@ -254,3 +254,35 @@ def write_day(table: Table, frame, day, day_column: str = "as_of", url: str | No
 def upsert_hypotheses(frame, url: str | None = None) -> int:
     """Add new hypotheses and keep the experiment links of known ones (rows are replaced whole)."""
     return warehouse.replace_rows(HYPOTHESES, frame, url=url)
+
+
+def planning_frame(days: int = 7, as_of=None, url: str | None = None):
+    """Per user active in the `days` days ending `as_of` (default: the newest event day), the outcome counts of
+    experiment_user_outcomes over those days: the current traffic and variance a test would see."""
+    return warehouse.read_frame(
+        """
+        with bounds as (
+            select coalesce(cast(%(as_of)s as date), max(event_date)) as last_day from staging.stg_events
+        )
+        select
+            e.user_key,
+            count(distinct e.event_date) as active_days,
+            count(*) as events,
+            sum(case when e.event = 'Render Started' then 1 else 0 end) as renders_started,
+            sum(case when e.event = 'Render Completed' then 1 else 0 end) as renders_completed,
+            sum(case when e.event = 'Render Failed' then 1 else 0 end) as renders_failed,
+            sum(case when e.event = 'Production Downloaded' then 1 else 0 end) as downloads,
+            sum(case when e.event = 'Message Sent' then 1 else 0 end) as messages,
+            sum(case when e.event = 'Message Liked' then 1 else 0 end) as likes,
+            sum(case when e.event = 'Message Disliked' then 1 else 0 end) as dislikes,
+            sum(case when e.event = 'Subscription Started' then 1 else 0 end) as subscriptions,
+            (select last_day from bounds) as last_day
+        from staging.stg_events as e
+        where e.user_key is not null
+          and e.event_date > (select last_day from bounds) - %(days)s
+          and e.event_date <= (select last_day from bounds)
+        group by e.user_key
+        """,
+        {"as_of": as_of, "days": int(days)},
+        url,
+    )
