@@ -137,7 +137,8 @@ def read_metric(
     b = frame[frame["variant_name"] == variant]
     ya, da = user_values(a, metric)
     yb, db = user_values(b, metric)
-    sa, sb = arm_stats(ya, da), arm_stats(yb, db)
+    ddof = 0 if metric.kind == "proportion" else 1  # proportions: the binomial variance (Wald, as statsmodels)
+    sa, sb = arm_stats(ya, da, ddof), arm_stats(yb, db, ddof)
     fx = effect(sa, sb, alpha)
     # CUPED on mean and proportion metrics: the same metric in the pre-exposure window is the covariate
     cuped_abs, cuped_lo, cuped_hi, vr = fx.absolute, fx.ci_low, fx.ci_high, math.nan

@@ -69,14 +69,16 @@ class ArmStats:
     sd_user: float  # per-user standard deviation of the linearised value (for planning)
 
 
-def arm_stats(num: np.ndarray, den: np.ndarray) -> ArmStats:
+def arm_stats(num: np.ndarray, den: np.ndarray, ddof: int = 1) -> ArmStats:
+    """Mean sum(num)/sum(den) and its variance (delta method). ddof=0 for a proportion gives the binomial
+    p(1-p)/n of the Wald test."""
     n = len(num)
     if n < 2 or den.sum() <= 0:
         return ArmStats(n, math.nan, math.nan, math.nan)
     mx, my = num.mean(), den.mean()
     r = mx / my
-    vx, vy = num.var(ddof=1), den.var(ddof=1)
-    cxy = np.cov(num, den, ddof=1)[0, 1] if vy > 0 else 0.0
+    vx, vy = num.var(ddof=ddof), den.var(ddof=ddof)
+    cxy = np.cov(num, den, ddof=ddof)[0, 1] if vy > 0 else 0.0
     lin_var = max(vx - 2 * r * cxy + r * r * vy, 0.0) / (my * my)
     return ArmStats(n, float(r), float(lin_var / n), float(math.sqrt(lin_var)))
 
