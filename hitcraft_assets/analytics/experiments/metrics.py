@@ -27,6 +27,7 @@ class ExperimentMetric:
     higher_is_better: bool
     guardrail: bool
     description: str = ""
+    insight_metrics: tuple[str, ...] = ()  # glob patterns of insight metrics an experiment on it tests
 
 
 def _bool(text: str, where: str) -> bool:
@@ -57,6 +58,7 @@ def experiment_metrics(path: Path = METRICS_PATH) -> tuple[ExperimentMetric, ...
                     higher_is_better=_bool(row["higher_is_better"], where),
                     guardrail=_bool(row["guardrail"], where),
                     description=row.get("description", ""),
+                    insight_metrics=tuple(p for p in (row.get("insight_metrics") or "").split(";") if p),
                 )
             )
     return tuple(out)

@@ -65,6 +65,7 @@ def readouts(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
 
     wh.replace_rows(store.SUMMARIES, summary, where=where, params=window, url=url)
     written = wh.replace_rows(store.READOUTS, readout, where=where, params=window, url=url)
+    n_hyp, n_linked = _hypotheses(url, summary, days[-1])
     last = summary[summary["as_of"] == days[-1]] if len(summary) else summary
     flagged = last[~last["trustworthy"].astype(bool)] if len(last) else last
     yield dg.MaterializeResult(
@@ -76,6 +77,8 @@ def readouts(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
                 last[["experiment", "status", "decision", "srm_p_value", "trustworthy", "users_per_arm_now",
                       "needed_users_per_arm", "expected_date"]] if len(last) else last)),
             "srm_flagged": ", ".join(flagged["experiment"]) if len(flagged) else "none",
+            "hypotheses": n_hyp,
+            "hypotheses_linked_to_an_experiment": n_linked,
         }
     )
     yield dg.AssetCheckResult(
@@ -92,6 +95,20 @@ def readouts(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
         description="a flagged experiment's results are untrustworthy (its readout says so first)",
     )
     yield _consistency_check(exposures, outcomes)
+
+
+def _hypotheses(url: str, summary, as_of) -> tuple[int, int]:
+    """Store the insight library's recommended A/B tests as hypotheses and link those an experiment now tests."""
+    from hitcraft_assets.analytics.experiments.hypotheses import hypotheses_from_insights, link_hypotheses
+    from hitcraft_assets.store import insight_library
+
+    library = insight_library.read(url) if insight_library.exists(url) else None
+    frame = hypotheses_from_insights(library, store.hypotheses(url))
+    if frame.empty:
+        return 0, 0
+    frame = link_hypotheses(frame, store.latest_summaries(as_of, url) if len(summary) else summary, as_of)
+    store.upsert_hypotheses(frame, url)
+    return len(frame), int(frame["experiment"].notna().sum())
 
 
 def _summary_row(r) -> dict:
