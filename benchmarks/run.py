@@ -225,6 +225,9 @@ def main() -> None:
     results["ml"] = ml_benchmarks()
     results["speed"] = speed_benchmarks()
     results["app"] = app_benchmarks()
+    from benchmarks import experiments_bench
+
+    results["experiments"] = experiments_bench.run()
     RESULTS.write_text(json.dumps(results, indent=2, default=str) + "\n")
     print(json.dumps(results, indent=2, default=str))
 
@@ -309,6 +312,10 @@ if __name__ == "__main__":
         _merge("app", app_benchmarks())  # `python -m benchmarks.run app`: on the demo warehouse of HITCRAFT_HOME
     elif sys.argv[1:] == ["speed"]:
         _merge("speed", speed_benchmarks())
+    elif sys.argv[1:] == ["experiments"]:
+        from benchmarks import experiments_bench
+
+        _merge("experiments", experiments_bench.run())  # pure statistics and the sample simulator: no database
     elif sys.argv[1:] == ["ml"]:
         _merge("ml", ml_benchmarks())  # `python -m benchmarks.run ml`: only this part, merged into the results
     else:

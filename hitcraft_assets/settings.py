@@ -163,6 +163,12 @@ VARIABLES: tuple[Variable, ...] = (
         "key that signs the app's session cookies (a secret, 32+ characters); unset: made once in $HITCRAFT_HOME",
     ),
     Variable("HITCRAFT_APP_SECURE_COOKIE", "app", "false", "true behind HTTPS: the session cookie is marked Secure"),
+    Variable("HITCRAFT_EXPERIMENT_EVENT", "experiments", "$experiment_started", "the experiment exposure event"),
+    Variable("HITCRAFT_EXPERIMENT_NAME_PROPERTY", "experiments", "Experiment name", "its experiment property"),
+    Variable("HITCRAFT_VARIANT_NAME_PROPERTY", "experiments", "Variant name", "its variant property"),
+    Variable("HITCRAFT_EXPERIMENT_WINDOW_DAYS", "experiments", "7", "outcome window after exposure (days)"),
+    Variable("HITCRAFT_EXPERIMENT_ALPHA", "experiments", "0.05", "false-positive rate of experiment readouts"),
+    Variable("HITCRAFT_SRM_ALPHA", "experiments", "0.001", "p-value below which a sample-ratio mismatch is flagged"),
 )
 _NAMES = frozenset(v.name for v in VARIABLES)
 
@@ -672,3 +678,29 @@ def app_secret_key(environ: Mapping[str, str] | None = None) -> str:
 def app_cookie_secure(environ: Mapping[str, str] | None = None) -> bool:
     """`HITCRAFT_APP_SECURE_COOKIE=true` marks the session cookie Secure (behind HTTPS); off for http://localhost."""
     return _Reader(environ).boolean("HITCRAFT_APP_SECURE_COOKIE", False)
+
+
+# ------------------------------------------------------------------------------------------- experiments
+@dataclass(frozen=True)
+class ExperimentSettings:
+    """The exposure event and its properties (Mixpanel's names by default; dbt reads the same variables), the
+    outcome window after exposure, the readouts' false-positive rate and the SRM threshold."""
+
+    exposure_event: str
+    experiment_property: str
+    variant_property: str
+    window_days: int
+    alpha: float
+    srm_alpha: float
+
+
+def experiment_settings(environ: Mapping[str, str] | None = None) -> ExperimentSettings:
+    r = _Reader(environ)
+    return ExperimentSettings(
+        exposure_event=r.text("HITCRAFT_EXPERIMENT_EVENT", "$experiment_started"),
+        experiment_property=r.text("HITCRAFT_EXPERIMENT_NAME_PROPERTY", "Experiment name"),
+        variant_property=r.text("HITCRAFT_VARIANT_NAME_PROPERTY", "Variant name"),
+        window_days=r.integer("HITCRAFT_EXPERIMENT_WINDOW_DAYS", 7, minimum=1),
+        alpha=r.number("HITCRAFT_EXPERIMENT_ALPHA", 0.05, low=0.0001, high=0.5),
+        srm_alpha=r.number("HITCRAFT_SRM_ALPHA", 0.001, low=1e-9, high=0.5),
+    )

@@ -92,6 +92,8 @@ NAVIGATION = (
     ("/funnels", "Funnels", Permission.PRODUCT),
     ("/retention", "Retention", Permission.PRODUCT),
     ("/prompts", "Prompts", Permission.PROMPTS),
+    ("/experiments", "Experiments", Permission.EXPERIMENTS),
+    ("/ai", "AI performance", Permission.AI_PERFORMANCE),
     ("/features", "Features", Permission.PRODUCT),
     ("/churn", "Churn", Permission.PRODUCT),
     ("/personas", "Personas", Permission.PRODUCT),
@@ -519,6 +521,38 @@ def mount(app: FastAPI) -> None:
         return render(
             request, "prompts.html", principal, result=result, figure=figure, window=window, category=category
         )
+
+    @app.get("/experiments", include_in_schema=False)
+    def experiments_page(
+        request: Request,
+        principal: Annotated[Principal, Depends(allow(Permission.EXPERIMENTS))],
+        name: str | None = None,
+    ):
+        from hitcraft_assets.app.api import experiments as api
+
+        result = api.experiments(request)
+        detail = api.experiment(request, name) if name else None
+        return render(request, "experiments.html", principal, result=result, detail=detail)
+
+    @app.get("/ai", include_in_schema=False)
+    def ai_page(
+        request: Request,
+        principal: Annotated[Principal, Depends(allow(Permission.AI_PERFORMANCE))],
+        dimension: str | None = None,
+        model: str | None = None,
+        prompt_version: str | None = None,
+        capability: str | None = None,
+        intent: str | None = None,
+    ):
+        from hitcraft_assets.app.api import experiments as api
+
+        chosen = api._ai_filters(model, prompt_version, capability, intent)
+        result = api.ai_outcomes(request, dimension or None, model or None, prompt_version or None,
+                                 capability or None, intent or None)
+        rollouts = api.ai_rollouts(request)
+        query_string = urlencode({**chosen, **({"dimension": dimension} if dimension else {})})
+        return render(request, "ai.html", principal, result=result, rollouts=rollouts, filters=api.FILTERS,
+                      dimension=dimension, chosen=chosen, query_string=query_string)
 
     @app.get("/features", include_in_schema=False)
     def features_page(request: Request, principal: Annotated[Principal, Depends(allow(Permission.PRODUCT))]):

@@ -31,6 +31,8 @@ class Permission(StrEnum):
     USER_DATA = "user_data"  # per-user data: a user's timeline, the churn score of a named user, at-risk users
     PIPELINE = "pipeline"  # pipeline health: loaded days, quarantine, runs, API usage
     MANAGE_USERS = "manage_users"  # accounts of the app, the audit log
+    EXPERIMENTS = "experiments"  # experiment readouts (decisions, SRM, effects per metric and variant): no user keys
+    AI_PERFORMANCE = "ai_performance"  # outcomes by model / prompt version / capability / intent, rollouts
 
 
 _EVERYONE = frozenset(ROLES)
@@ -46,6 +48,8 @@ MATRIX: dict[Permission, frozenset[str]] = {
     Permission.USER_DATA: frozenset({"admin", "operations"}),
     Permission.PIPELINE: frozenset({"admin", "operations", "engineer"}),
     Permission.MANAGE_USERS: frozenset({"admin"}),
+    Permission.EXPERIMENTS: frozenset({"admin", "product_manager", "prompt_engineer"}),
+    Permission.AI_PERFORMANCE: frozenset({"admin", "product_manager", "prompt_engineer"}),
 }
 assert set(MATRIX) == set(Permission) and all(roles <= _EVERYONE for roles in MATRIX.values())
 

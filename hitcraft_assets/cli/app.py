@@ -10,6 +10,7 @@ import typer
 from hitcraft_assets import settings
 from hitcraft_assets.cli.common import UserError, database_error, say
 from hitcraft_assets.cli.db import db_app
+from hitcraft_assets.cli.experiments import experiments_app
 from hitcraft_assets.cli.insights import ask, insights_app
 from hitcraft_assets.cli.ml import ml_app
 from hitcraft_assets.cli.platform import backfill, demo, dev, env, simulate
@@ -29,6 +30,7 @@ app.add_typer(db_app, name="db")
 app.add_typer(ml_app, name="ml")
 app.add_typer(insights_app, name="insights")
 app.add_typer(users_app, name="users")
+app.add_typer(experiments_app, name="experiments")
 
 
 def _scenario_error() -> type[Exception]:

@@ -66,6 +66,8 @@ def build_report(kind: str, as_of: date, url: str | None = None) -> Report:
             insights,
             funnel_conversions=read_table(url, "funnel_conversions", as_of - timedelta(days=40), as_of),
             anomaly_flags=read_table(url, "anomaly_flags", start, as_of),
+            experiment_summaries=read_table(url, "experiment_summaries", as_of - timedelta(days=7), as_of),
+            hypotheses=read_table(url, "experiment_hypotheses", None, None),
         )
     if kind == "weekly":
         return build_weekly_digest(

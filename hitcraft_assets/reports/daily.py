@@ -132,6 +132,8 @@ def build_daily_report(
     funnel_days: int = 7,
     anomaly_lookback_days: int = 7,
     sparkline_days: int = 28,
+    experiment_summaries: pd.DataFrame | None = None,
+    hypotheses: pd.DataFrame | None = None,
 ) -> Report:
     """The daily insight report of `as_of` (the spec's "Example Daily Insight Report", with evidence).
 
@@ -162,6 +164,12 @@ def build_daily_report(
         if anomaly is not None:
             charts.insert(0, anomaly[0])
             tables.insert(0, anomaly[1])
+    if experiment_summaries is not None:  # experiments.experiment_summaries, with the hypotheses they test
+        from hitcraft_assets.reports.experiments import experiment_section
+
+        section = experiment_section(experiment_summaries, hypotheses, as_of)
+        if section is not None:
+            tables.append(section)
     shown = headline_insights(insights, max_insights, later_types=DAILY_LATER_TYPES)
     title = f"HitCraft Analytics Insights: {as_of:%B} {as_of.day}, {as_of.year}"
     return assemble_report("daily", title, as_of, metrics, shown, max_actions, charts, tables, notes)

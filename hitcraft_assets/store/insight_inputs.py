@@ -36,6 +36,10 @@ TABLES = {
     "persona_summary": ("ml.persona_summary", "week_start"),
     "persona_migration": ("ml.persona_migration", "week_start"),
     "churn_scores": ("ml.churn_scores", "score_date"),
+    "experiment_summaries": ("experiments.experiment_summaries", "as_of"),
+    "experiment_readouts": ("experiments.readouts", "as_of"),
+    "experiment_hypotheses": ("experiments.hypotheses", None),
+    "ai_rollouts": ("experiments.ai_rollouts", "as_of"),
 }
 #: tables read by the reports and the app, not by the insight generators
 NOT_INSIGHT_INPUTS = ("metric_change_points", "churn_scores")

@@ -25,6 +25,7 @@ from hitcraft_assets.analytics.insights.generators import (
     prompt_outlier_insights,
     retention_change_insights,
 )
+from hitcraft_assets.analytics.insights.gen_experiments import ai_version_insights, experiment_result_insights
 from hitcraft_assets.analytics.insights.model import Insight, Recommendation
 from hitcraft_assets.analytics.insights.ranking import (
     RankedInsight,
@@ -78,6 +79,10 @@ class InsightInputs:
     persona_migration: ml.persona_migration (week_start, from_persona, to_persona, users, share_of_from).
     metric_forecasts: ml.metric_forecasts (as_of, metric, forecast_date, forecast, lower_bound, upper_bound,
         level).
+    experiment_summaries / experiment_readouts: experiments.experiment_summaries / readouts (decision, SRM, the
+        effect per metric and variant); experiment_hypotheses: experiments.hypotheses (recommended tests and the
+        experiment that tests them); ai_rollouts: experiments.ai_rollouts (difference in differences per version
+        and segment).
     """
 
     daily_metrics: pd.DataFrame | None = None
@@ -95,6 +100,10 @@ class InsightInputs:
     persona_summary: pd.DataFrame | None = None
     persona_migration: pd.DataFrame | None = None
     metric_forecasts: pd.DataFrame | None = None
+    experiment_summaries: pd.DataFrame | None = None
+    experiment_readouts: pd.DataFrame | None = None
+    experiment_hypotheses: pd.DataFrame | None = None
+    ai_rollouts: pd.DataFrame | None = None
 
 
 @dataclass(frozen=True)
@@ -158,6 +167,10 @@ def generate_insights(
         "forecast_target_insights": lambda: forecast_target_insights(
             i.metric_forecasts, i.daily_metrics, as_of, targets
         ),
+        "experiment_result_insights": lambda: experiment_result_insights(
+            i.experiment_summaries, i.experiment_readouts, as_of, i.experiment_hypotheses
+        ),
+        "ai_version_insights": lambda: ai_version_insights(i.ai_rollouts, as_of),
     }
     candidates: list[Insight] = []
     errors: dict[str, str] = {}

@@ -11,10 +11,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats
 from statsmodels.stats.multitest import multipletests
-from statsmodels.stats.power import NormalIndPower
 from statsmodels.stats.proportion import (
     confint_proportions_2indep,
-    proportion_effectsize,
     test_proportions_2indep,
 )
 
@@ -146,30 +144,22 @@ def binomial_dispersion(counts: Sequence[float], sizes: Sequence[float]) -> floa
 
 def minimum_detectable_effect(baseline: float, users_per_arm: float, alpha: float = 0.05, power: float = 0.8) -> float:
     """Smallest absolute increase of a proportion (e.g. 0.02 = 2 percentage points over `baseline`) that a two-arm
-    test with `users_per_arm` users in each arm detects with `power` at two-sided level `alpha`.
+    test with `users_per_arm` users in each arm detects with `power` at two-sided level `alpha`: the experiment
+    planner's number (`analytics.experiments.planner.proportion_mde`, Cohen's h with statsmodels), so a recommended
+    test and `hitcraft experiments plan` agree. NaN when users_per_arm < 2 or baseline is not in (0, 1); when even
+    a rise to 100 % is not detectable, 1 - baseline."""
+    from hitcraft_assets.analytics.experiments.planner import proportion_mde
 
-    Method: statsmodels `NormalIndPower.solve_power` for Cohen's h (arcsine effect size), converted back to the
-    proportion scale above `baseline`. NaN when users_per_arm < 2 or baseline is not in (0, 1); when even a rise
-    to 100 % is not detectable, 1 - baseline."""
-    if users_per_arm < 2 or not 0 < baseline < 1:
-        return math.nan
-    h = NormalIndPower().solve_power(effect_size=None, nobs1=users_per_arm, alpha=alpha, power=power, ratio=1.0)
-    angle = math.asin(math.sqrt(baseline)) + float(h) / 2
-    if angle >= math.pi / 2:
-        return 1 - baseline
-    return math.sin(angle) ** 2 - baseline
+    return proportion_mde(baseline, users_per_arm, alpha, power)
 
 
 def users_per_arm(baseline: float, effect: float, alpha: float = 0.05, power: float = 0.8) -> int:
     """Users needed in each arm of a two-arm test to detect an absolute change `effect` (may be negative) of a
-    proportion from `baseline`, with `power` at two-sided level `alpha` (statsmodels `NormalIndPower`, Cohen's h).
-    Raises ValueError when baseline + effect is outside (0, 1) or effect is 0."""
-    target = baseline + effect
-    if effect == 0 or not 0 < baseline < 1 or not 0 < target < 1:
-        raise ValueError(f"cannot size a test from {baseline} to {target}")
-    h = abs(proportion_effectsize(target, baseline))
-    n = NormalIndPower().solve_power(effect_size=h, nobs1=None, alpha=alpha, power=power, ratio=1.0)
-    return int(math.ceil(float(n)))
+    proportion from `baseline`, with `power` at two-sided level `alpha`: the experiment planner's number
+    (`planner.proportion_users_per_arm`). Raises ValueError when baseline + effect is outside (0, 1) or effect is 0."""
+    from hitcraft_assets.analytics.experiments.planner import proportion_users_per_arm
+
+    return proportion_users_per_arm(baseline, effect, alpha, power)
 
 
 def p_value_from_interval(estimate: float, low: float, high: float, level: float = 0.95) -> float:

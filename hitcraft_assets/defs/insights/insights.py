@@ -15,6 +15,8 @@ ML_INPUTS = [
     dg.AssetKey(["ml", "anomaly_flags"]),
     dg.AssetKey(["ml", "metric_trends"]),
     dg.AssetKey(["ml", "churn_scores"]),
+    dg.AssetKey(["experiments", "readouts"]),  # experiment results
+    dg.AssetKey(["ai", "generation_attribution"]),  # AI regressions and version wins
 ]
 MART_INPUTS = [
     common.DAILY_METRICS,

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .experiments import apply_extensions
 from .model import OUTCOME_COMPLETED, OUTCOME_FAILED, STREAM_EXPAND, TASK_CODES, DayPlan, UserModel, rng_for
 
 __all__ = ["EVENT_NAMES", "EventBatch", "expand_day", "user_ids"]
@@ -85,6 +86,7 @@ class EventBatch:
     ids: np.ndarray  # S16 $insert_id bytes
     bases: list
     tables: list
+    ext: np.ndarray | None = None  # object: per-row extra properties (experiments.py), or (event, props) if code < 0
 
     def __len__(self) -> int:
         return len(self.time)
@@ -106,6 +108,7 @@ class EventBatch:
             self.ids[rows],
             self.bases,
             self.tables,
+            None if self.ext is None else self.ext[rows],
         )
 
     def dicts(self, rows: np.ndarray, chunk: int = 4096) -> Iterator[dict]:
@@ -117,6 +120,7 @@ class EventBatch:
         bases, tables = self.bases, self.tables
         pid_only = tables[E_LYRGEN]
         hx = self.ids[rows].tobytes().hex()
+        ext = self.ext[rows] if self.ext is not None else None
         cols = zip(
             self.time[rows].tolist(),
             self.proc_ms[rows].tolist(),
@@ -131,6 +135,11 @@ class EventBatch:
             p["time"] = t
             p["$insert_id"] = hx[32 * k : 32 * k + 32]
             p["mp_processing_time_ms"] = pm
+            if c < 0:  # an event added by experiments.py: name and properties in ext
+                name, extra = ext[k]
+                p.update(extra)
+                yield {"event": name, "properties": p}
+                continue
             tab = tables[c]
             if tab is not None:
                 p.update(tab[a])
@@ -146,6 +155,8 @@ class EventBatch:
             elif c == E_DOWNLOAD:
                 p["render_id"] = f"r_{r:016x}"
                 p["format"] = "wav" if a == 0 else "mp3"
+            if ext is not None and ext[k] is not None:
+                p.update(ext[k])
             yield {"event": names[c], "properties": p}
 
 
@@ -194,7 +205,8 @@ def expand_day(m: UserModel, plan: DayPlan) -> EventBatch:
     cols = {k: np.concatenate([p[k] for p in parts]) if parts else np.zeros(0) for k in _COLS}
     del parts
     order = np.argsort(cols["time"], kind="stable")
-    return EventBatch(**{k: cols[k][order] for k in _COLS}, bases=bases, tables=_tables(m))
+    batch = EventBatch(**{k: cols[k][order] for k in _COLS}, bases=bases, tables=_tables(m))
+    return apply_extensions(m, plan, batch)
 
 
 _COLS = ("time", "proc_ms", "code", "base", "aux", "rid", "dur", "ids")

@@ -17,6 +17,8 @@ from typing import Any
 
 import yaml
 
+from .experiments import parse_extensions
+
 __all__ = [
     "SEGMENT_KEYS",
     "TASK_TYPES",
@@ -194,6 +196,8 @@ class Scenario:
     incidents: tuple[Incident, ...] = ()
     channel_churn: tuple[ChannelChurn, ...] = ()
     raw: dict = field(default_factory=dict, repr=False, compare=False)
+    # `experiments` and `ai` keys, parsed by experiments.parse_extensions
+    extensions: dict = field(default_factory=lambda: {"experiments": (), "ai": None}, repr=False, compare=False)
 
     def history_start_date(self, anchor: date) -> date:
         return resolve_date(self.history_start, anchor)
@@ -284,6 +288,8 @@ def _parse(data: Any, source: str) -> Scenario:
         "data_quality",
         "prompts",
         "effects",
+        "experiments",
+        "ai",
     }
     for k in data:
         if k not in known:
@@ -538,6 +544,7 @@ def _parse(data: Any, source: str) -> Scenario:
         incidents=tuple(incidents),
         channel_churn=tuple(churns),
         raw=data,
+        extensions=parse_extensions(data, source, segment_vocab, r.err),
     )
     if sc.render_completion + sc.render_failure > 1:
         raise r.err("behaviour.render", "completion + failure must be <= 1")

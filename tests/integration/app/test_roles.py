@@ -25,6 +25,7 @@ EXAMPLES = {
     "/api/v1/metrics/{metric}": "/api/v1/metrics/dau",
     "/api/v1/metrics/{metric}/contributions": "/api/v1/metrics/dau/contributions?date={last}",
     "/api/v1/funnels/{name}": "/api/v1/funnels/{funnel}",
+    "/api/v1/experiments/{name}": "/api/v1/experiments/no-such-experiment",
     "/api/v1/funnels/{name}/over-time": "/api/v1/funnels/{funnel}/over-time",
     "/api/v1/users/{user_key}/timeline": "/api/v1/users/{user}/timeline",
     "/users/{user_key}": "/users/{user}",
