@@ -40,8 +40,7 @@ def _sample_exposures() -> pd.DataFrame:
             rows.append((p["Experiment name"], p["distinct_id"], p["Variant name"], p["platform"], p["time"]))
     frame = pd.DataFrame(rows, columns=["experiment_name", "user_key", "variant_name", "platform", "time"])
     first = frame.sort_values("time").drop_duplicates(["experiment_name", "user_key"])
-    first = first.assign(is_excluded=False,
-                         first_exposure_date=pd.to_datetime(first["time"], unit="s").dt.date)
+    first = first.assign(is_excluded=False, first_exposure_date=pd.to_datetime(first["time"], unit="s").dt.date)
     return first
 
 
@@ -56,8 +55,13 @@ def run() -> dict:
     flagged = {}
     for name, g in first.groupby("experiment_name"):
         srm, _ = _srm(g, "control", None, 0.001)
-        flagged[name] = {"failed": srm.failed, "p_value": srm.p_value, "segment": srm.segment,
-                         "segment_p_value": srm.segment_p_value, "users": srm.counts}
+        flagged[name] = {
+            "failed": srm.failed,
+            "p_value": srm.p_value,
+            "segment": srm.segment,
+            "segment_p_value": srm.segment_p_value,
+            "users": srm.counts,
+        }
     # the same loss on simulated experiments of the same size (platform shares of the sample)
     rng = np.random.default_rng(7)
     n = int(len(first[first["experiment_name"] == "onboarding_checklist"]) / (1 - 0.5 * 0.6 * 0.13))

@@ -48,8 +48,20 @@ def outcomes_by(gen: pd.DataFrame, dims: list[str]) -> pd.DataFrame:
     """Outcome metrics per generation type and `dims` (any of model, prompt_version, capability, intent, platform,
     ...): generations, users, completion_rate and failure_rate (renders), latency_p50_ms / latency_p95_ms,
     likes_ratio = likes / (likes + dislikes) and like_rate = likes / messages (messages), download_rate (renders)."""
-    _require(gen, ["generation_type", "is_success", "is_failure", "latency_ms", "liked", "disliked", "downloaded",
-                   "user_key", *dims])
+    _require(
+        gen,
+        [
+            "generation_type",
+            "is_success",
+            "is_failure",
+            "latency_ms",
+            "liked",
+            "disliked",
+            "downloaded",
+            "user_key",
+            *dims,
+        ],
+    )
     keys = ["generation_type", *dims]
     g = gen.groupby(keys, dropna=False)
     out = g.agg(
@@ -105,8 +117,9 @@ def detect_rollouts(gen: pd.DataFrame, *, min_share: float = 0.05, min_generatio
                 start = big[0]
                 before = daily[(daily.index < seen[0]) & (daily.index >= seen[0] - timedelta(days=7))]
                 prev = before.drop(columns=[version]).sum().idxmax() if len(before) else None
-                out.append(Rollout(str(gtype), column, str(version), None if prev is None else str(prev), seen[0],
-                                   start))
+                out.append(
+                    Rollout(str(gtype), column, str(version), None if prev is None else str(prev), seen[0], start)
+                )
     return sorted(out, key=lambda r: (r.rollout_day, r.generation_type, r.column))
 
 
@@ -138,8 +151,11 @@ def rollout_did(
     post = g[g["post"] == 1]
     on_new = set(post.loc[post[col] == rollout.version, "user_key"])
     others = set(post.loc[post[col] != rollout.version, "user_key"])
-    control = (others - on_new) if rollout.previous is None else (
-        set(post.loc[post[col] == rollout.previous, "user_key"]) - on_new)
+    control = (
+        (others - on_new)
+        if rollout.previous is None
+        else (set(post.loc[post[col] == rollout.previous, "user_key"]) - on_new)
+    )
     g = g[g["user_key"].isin(on_new | control)]
     g["treated"] = g["user_key"].isin(on_new).astype(int)
     # before the rollout both groups are on the previous version; after it, the treated only on the new one
@@ -195,8 +211,12 @@ def daily_model_metrics(gen: pd.DataFrame) -> pd.DataFrame:
     fr["metric"], fr["value"] = "ai_render_failure_rate", fr["numerator"] / fr["denominator"]
     parts.append(fr)
     for gtype, name in (("render", "ai_render_latency_p50_ms"), ("message", "ai_message_latency_p50_ms")):
-        lat = (g[g["generation_type"] == gtype].groupby(["metric_date", "model"])["latency_ms"]
-               .agg(value="median", denominator="count").reset_index())
+        lat = (
+            g[g["generation_type"] == gtype]
+            .groupby(["metric_date", "model"])["latency_ms"]
+            .agg(value="median", denominator="count")
+            .reset_index()
+        )
         lat["metric"], lat["numerator"] = name, np.nan
         parts.append(lat)
     out = pd.concat(parts, ignore_index=True).rename(columns={"model": "segment_value"})
@@ -209,8 +229,11 @@ def model_anomalies(daily: pd.DataFrame, days=None) -> pd.DataFrame:
     from hitcraft_assets.analytics.anomaly import AnomalyConfig, detect_anomalies
 
     config = AnomalyConfig(
-        kinds={"ai_render_failure_rate": "proportion", "ai_render_latency_p50_ms": "median",
-               "ai_message_latency_p50_ms": "median"},
+        kinds={
+            "ai_render_failure_rate": "proportion",
+            "ai_render_latency_p50_ms": "median",
+            "ai_message_latency_p50_ms": "median",
+        },
         warmup_days={},
     )
     return detect_anomalies(daily, days=days, config=config)

@@ -547,12 +547,22 @@ def mount(app: FastAPI) -> None:
         from hitcraft_assets.app.api import experiments as api
 
         chosen = api._ai_filters(model, prompt_version, capability, intent)
-        result = api.ai_outcomes(request, dimension or None, model or None, prompt_version or None,
-                                 capability or None, intent or None)
+        result = api.ai_outcomes(
+            request, dimension or None, model or None, prompt_version or None, capability or None, intent or None
+        )
         rollouts = api.ai_rollouts(request)
         query_string = urlencode({**chosen, **({"dimension": dimension} if dimension else {})})
-        return render(request, "ai.html", principal, result=result, rollouts=rollouts, filters=api.FILTERS,
-                      dimension=dimension, chosen=chosen, query_string=query_string)
+        return render(
+            request,
+            "ai.html",
+            principal,
+            result=result,
+            rollouts=rollouts,
+            filters=api.FILTERS,
+            dimension=dimension,
+            chosen=chosen,
+            query_string=query_string,
+        )
 
     @app.get("/features", include_in_schema=False)
     def features_page(request: Request, principal: Annotated[Principal, Depends(allow(Permission.PRODUCT))]):

@@ -24,14 +24,25 @@ def list_experiments(day: str = typer.Option(None, "--date", help="As of YYYY-MM
     """Every experiment's newest readout: status, decision, SRM, users per arm and the expected date."""
     with EmbeddedDatabase():
         frame = _store().latest_summaries(parse_day(day, "--date") if day else None)
-        cols = ["experiment", "as_of", "status", "decision", "trustworthy", "srm_p_value", "users_per_arm_now",
-                "needed_users_per_arm", "expected_date"]
+        cols = [
+            "experiment",
+            "as_of",
+            "status",
+            "decision",
+            "trustworthy",
+            "srm_p_value",
+            "users_per_arm_now",
+            "needed_users_per_arm",
+            "expected_date",
+        ]
         show("experiments", frame[cols] if len(frame) else frame, "(no experiment)")
 
 
 @experiments_app.command("show")
-def show_experiment(name: str = typer.Argument(..., help="Experiment name."),
-                    day: str = typer.Option(None, "--date", help="As of YYYY-MM-DD (default: newest).")) -> None:
+def show_experiment(
+    name: str = typer.Argument(..., help="Experiment name."),
+    day: str = typer.Option(None, "--date", help="As of YYYY-MM-DD (default: newest)."),
+) -> None:
     """One experiment: the verdict first (an SRM warning before anything else), then each metric's effect."""
     with EmbeddedDatabase():
         store = _store()
@@ -51,8 +62,21 @@ def show_experiment(name: str = typer.Argument(..., help="Experiment name."),
                 always_valid_ci=[f"{lo:+.3g} .. {hi:+.3g}" for lo, hi in zip(rows["seq_ci_low"], rows["seq_ci_high"])],
                 cuped_var_reduction=rows["variance_reduction"].map(lambda v: "" if v != v else f"{v:.0%}"),
             )
-            cols = ["variant", "metric", "guardrail", "n_control", "n_variant", "control_mean", "variant_mean",
-                    "effect", "ci", "always_valid_ci", "p_adjusted", "direction", "cuped_var_reduction"]
+            cols = [
+                "variant",
+                "metric",
+                "guardrail",
+                "n_control",
+                "n_variant",
+                "control_mean",
+                "variant_mean",
+                "effect",
+                "ci",
+                "always_valid_ci",
+                "p_adjusted",
+                "direction",
+                "cuped_var_reduction",
+            ]
             show("metrics (effect = relative; intervals absolute)", rows[cols])
 
 
@@ -95,17 +119,35 @@ def plan(
     st = arm_stats(num, den)
     daily = len(frame) / window_days
     try:
-        p = plan_test(metric=m.metric, kind=m.kind, baseline=st.mean, sd=st.sd_user, daily_users=daily,
-                      mde_rel=None if absolute else mde, mde_abs=mde if absolute else None, arms=arms,
-                      alpha=alpha, power=power, start=frame["last_day"].iloc[0])
+        p = plan_test(
+            metric=m.metric,
+            kind=m.kind,
+            baseline=st.mean,
+            sd=st.sd_user,
+            daily_users=daily,
+            mde_rel=None if absolute else mde,
+            mde_abs=mde if absolute else None,
+            arms=arms,
+            alpha=alpha,
+            power=power,
+            start=frame["last_day"].iloc[0],
+        )
     except ValueError as exc:
         raise UserError(str(exc)) from None
-    say(f"{m.label} ({m.metric}, {m.kind}): baseline {p.baseline:.4g}, per-user sd {p.sd:.4g}, "
-        f"from {len(frame):,} users active in the {window_days} days to {frame['last_day'].iloc[0]}")
-    say(f"MDE {p.mde_abs:+.4g} absolute ({p.mde_rel:+.1%}); alpha {alpha}, power {power}, {arms} arms, "
-        f"~{daily:,.0f} new users a day")
-    say(f"fixed horizon: {p.users_per_arm:,} users per arm"
-        + (f", {p.fixed_days} days" if p.fixed_days is not None else ""))
-    say(f"always-valid (daily looks, as the readouts): {p.sequential_users_per_arm:,} users per arm"
+    say(
+        f"{m.label} ({m.metric}, {m.kind}): baseline {p.baseline:.4g}, per-user sd {p.sd:.4g}, "
+        f"from {len(frame):,} users active in the {window_days} days to {frame['last_day'].iloc[0]}"
+    )
+    say(
+        f"MDE {p.mde_abs:+.4g} absolute ({p.mde_rel:+.1%}); alpha {alpha}, power {power}, {arms} arms, "
+        f"~{daily:,.0f} new users a day"
+    )
+    say(
+        f"fixed horizon: {p.users_per_arm:,} users per arm"
+        + (f", {p.fixed_days} days" if p.fixed_days is not None else "")
+    )
+    say(
+        f"always-valid (daily looks, as the readouts): {p.sequential_users_per_arm:,} users per arm"
         + (f", {p.days} days (until {p.expected_end})" if p.days is not None else "")
-        + ("" if math.isfinite(p.baseline) else ""))
+        + ("" if math.isfinite(p.baseline) else "")
+    )

@@ -174,8 +174,11 @@ def outcomes(url: str | None = None):
 
     frame = warehouse.read_frame("select * from marts.experiment_user_outcomes", url=url)
     for c in frame.columns:  # numeric sums may arrive as Decimal
-        if frame[c].dtype == object and len(frame) and isinstance(frame[c].dropna().iloc[0] if frame[c].notna().any()
-                                                                   else None, Decimal):
+        if (
+            frame[c].dtype == object
+            and len(frame)
+            and isinstance(frame[c].dropna().iloc[0] if frame[c].notna().any() else None, Decimal)
+        ):
             frame[c] = frame[c].astype(float)
     return frame
 

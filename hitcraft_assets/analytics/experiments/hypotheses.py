@@ -19,8 +19,17 @@ from .metrics import experiment_metrics
 
 __all__ = ["COLUMNS", "hypotheses_from_insights", "link_hypotheses"]
 
-COLUMNS = ["hypothesis_id", "created_on", "metric", "hypothesis", "action", "predicted_effect", "users_per_arm",
-           "experiment", "linked_on"]
+COLUMNS = [
+    "hypothesis_id",
+    "created_on",
+    "metric",
+    "hypothesis",
+    "action",
+    "predicted_effect",
+    "users_per_arm",
+    "experiment",
+    "linked_on",
+]
 
 
 def hypotheses_from_insights(library: pd.DataFrame | None, known: pd.DataFrame | None = None) -> pd.DataFrame:

@@ -51,8 +51,9 @@ def users_per_arm_for_sd(sd: float, mde_abs: float, alpha: float = 0.05, power: 
     return int(math.ceil(float(n)))
 
 
-def sequential_users_per_arm(sd: float, mde_abs: float, alpha: float = 0.05, power: float = 0.8,
-                             tuning_n: float = 5000.0) -> int:
+def sequential_users_per_arm(
+    sd: float, mde_abs: float, alpha: float = 0.05, power: float = 0.8, tuning_n: float = 5000.0
+) -> int:
     """Users per arm at which the confidence sequence's half-width + z_power x se reaches |mde_abs|."""
     z_pow = stats.norm.ppf(power)
 

@@ -31,8 +31,14 @@ from .metrics import ExperimentMetric, experiment_metrics, user_values
 from .planner import sequential_users_per_arm
 from .stats import SrmResult, always_valid, arm_stats, cuped_theta, effect, srm_test
 
-__all__ = ["DEFAULT_MDE_RELATIVE", "ExperimentReadout", "MetricReadout", "control_variant", "read_experiment",
-           "read_metric"]
+__all__ = [
+    "DEFAULT_MDE_RELATIVE",
+    "ExperimentReadout",
+    "MetricReadout",
+    "control_variant",
+    "read_experiment",
+    "read_metric",
+]
 
 DEFAULT_MDE_RELATIVE = 0.10  # the effect size a running experiment waits for (relative to control)
 TUNING_N = 5000.0  # users at which the confidence sequence is tightest (gbstats' default)
@@ -96,9 +102,7 @@ class ExperimentReadout:
     winner: str | None = None
 
     def summary(self) -> str:
-        head = "" if self.trustworthy else (
-            f"UNTRUSTWORTHY: sample-ratio mismatch ({_srm_text(self.srm)}). "
-        )
+        head = "" if self.trustworthy else (f"UNTRUSTWORTHY: sample-ratio mismatch ({_srm_text(self.srm)}). ")
         tail = f" Expected sample by {self.expected_date.isoformat()}." if self.expected_date else ""
         return f"{head}{self.decision.upper()}: {self.reason}.{tail}"
 
@@ -151,8 +155,8 @@ def read_metric(
         theta = cuped_theta(y, x)
         xm = x.mean()
         ca, cb = ya - theta * (xa - xm), yb - theta * (xb - xm)
-        raw_var = (ya.var(ddof=1) * (len(ya) - 1) + yb.var(ddof=1) * (len(yb) - 1))
-        adj_var = (ca.var(ddof=1) * (len(ca) - 1) + cb.var(ddof=1) * (len(cb) - 1))
+        raw_var = ya.var(ddof=1) * (len(ya) - 1) + yb.var(ddof=1) * (len(yb) - 1)
+        adj_var = ca.var(ddof=1) * (len(ca) - 1) + cb.var(ddof=1) * (len(cb) - 1)
         vr = 1 - adj_var / raw_var if raw_var > 0 else 0.0
         one_a, one_b = np.ones(len(ca)), np.ones(len(cb))
         cfx = effect(arm_stats(ca, one_a), arm_stats(cb, one_b), alpha)
@@ -203,8 +207,9 @@ def _srm(exposures: pd.DataFrame, control: str, expected: dict[str, float] | Non
     failed = [s for s in segments if s.failed]
     if failed or (overall.failed and segments):
         worst = min(failed or segments, key=lambda s: s.p_value)
-        overall = SrmResult(overall.p_value, overall.chi2, overall.counts, overall.expected_shares, True,
-                            worst.segment, worst.p_value)
+        overall = SrmResult(
+            overall.p_value, overall.chi2, overall.counts, overall.expected_shares, True, worst.segment, worst.p_value
+        )
     return overall, segments
 
 
@@ -223,8 +228,10 @@ def read_experiment(
 ) -> ExperimentReadout:
     """The readout of one experiment from its rows of the exposures and outcomes marts."""
     metrics = metrics or experiment_metrics()
-    exp = exposures[(exposures["experiment_name"] == experiment)
-                    & (pd.to_datetime(exposures["first_exposure_date"]).dt.date <= as_of)]
+    exp = exposures[
+        (exposures["experiment_name"] == experiment)
+        & (pd.to_datetime(exposures["first_exposure_date"]).dt.date <= as_of)
+    ]
     if exp.empty:
         raise ValueError(f"experiment {experiment!r} has no exposures")
     excluded = int(exp["is_excluded"].astype(bool).sum())
@@ -273,8 +280,10 @@ def read_experiment(
     decision, reason, winner = "keep running", "", None
     if srm.failed:
         decision = "stop"
-        reason = (f"sample-ratio mismatch ({_srm_text(srm)}): assignment or exposure logging "
-                  "is broken, so no effect can be trusted; fix it and restart")
+        reason = (
+            f"sample-ratio mismatch ({_srm_text(srm)}): assignment or exposure logging "
+            "is broken, so no effect can be trusted; fix it and restart"
+        )
     else:
         worse_guard = [r for r in rows if r.guardrail and r.direction == "worse"]
         better_goal = [r for r in rows if not r.guardrail and r.direction == "better"]
@@ -286,22 +295,31 @@ def read_experiment(
         elif better_goal:
             best = max(better_goal, key=lambda r: r.rel_effect if r.higher_is_better else -r.rel_effect)
             decision, winner = "ship", best.variant
-            reason = (f"{best.variant} improves {best.label} by {best.rel_effect:+.1%} "
-                      f"(always-valid interval {best.seq_ci_low:+.3g} .. {best.seq_ci_high:+.3g}) with no guardrail worse")
+            reason = (
+                f"{best.variant} improves {best.label} by {best.rel_effect:+.1%} "
+                f"(always-valid interval {best.seq_ci_low:+.3g} .. {best.seq_ci_high:+.3g}) with no guardrail worse"
+            )
         elif worse_goal:
             w = worse_goal[0]
             decision = "stop"
             reason = f"{w.variant} makes {w.label} worse ({w.rel_effect:+.1%})"
         elif needed is not None and n_now >= needed:
             decision = "stop"
-            reason = (f"no effect of {mde_relative:.0%} or more on {primary}: {n_now:,} users per arm reached the "
-                      f"{needed:,} needed")
+            reason = (
+                f"no effect of {mde_relative:.0%} or more on {primary}: {n_now:,} users per arm reached the "
+                f"{needed:,} needed"
+            )
         elif ended:
             decision = "stop"
-            reason = (f"exposures ended on {last.isoformat()} with {n_now:,} of the {needed or 0:,} users per arm "
-                      "needed: inconclusive")
+            reason = (
+                f"exposures ended on {last.isoformat()} with {n_now:,} of the {needed or 0:,} users per arm "
+                "needed: inconclusive"
+            )
         else:
-            reason = f"no significant change yet; {n_now:,} of {needed or 0:,} users per arm for a {mde_relative:.0%} MDE on {primary}"
+            reason = (
+                f"no significant change yet; {n_now:,} of {needed or 0:,} users per arm"
+                f" for a {mde_relative:.0%} MDE on {primary}"
+            )
             if needed is not None and per_arm_day > 0:
                 expected = as_of + timedelta(days=math.ceil((needed - n_now) / per_arm_day))
     return ExperimentReadout(

@@ -94,4 +94,6 @@ def planted_effect_coverage(
         detected += r.seq_ci_low > 0
         vrs.append(r.variance_reduction)
     k = float(simulations)
-    return CoverageResult(simulations, true_effect, float(fixed / k), float(seq / k), float(np.mean(vrs)), float(detected / k))
+    return CoverageResult(
+        simulations, true_effect, float(fixed / k), float(seq / k), float(np.mean(vrs)), float(detected / k)
+    )

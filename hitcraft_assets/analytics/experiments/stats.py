@@ -57,8 +57,13 @@ def srm_test(counts: dict[str, int], expected: dict[str, float] | None = None, a
     if obs.sum() == 0 or len(names) < 2:
         return SrmResult(1.0, 0.0, dict(counts), dict(zip(names, share.tolist())), False)
     chi2, p = stats.chisquare(obs, obs.sum() * share)
-    return SrmResult(float(p), float(chi2), {n: int(c) for n, c in zip(names, obs)}, dict(zip(names, share.tolist())),
-                     bool(p < alpha))
+    return SrmResult(
+        float(p),
+        float(chi2),
+        {n: int(c) for n, c in zip(names, obs)},
+        dict(zip(names, share.tolist())),
+        bool(p < alpha),
+    )
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ from datetime import date
 
 import pandas as pd
 
+from hitcraft_assets.analytics.insights.gen_experiments import ai_version_insights, experiment_result_insights
 from hitcraft_assets.analytics.insights.generators import (
     anomaly_insights,
     channel_quality_insights,
@@ -25,7 +26,6 @@ from hitcraft_assets.analytics.insights.generators import (
     prompt_outlier_insights,
     retention_change_insights,
 )
-from hitcraft_assets.analytics.insights.gen_experiments import ai_version_insights, experiment_result_insights
 from hitcraft_assets.analytics.insights.model import Insight, Recommendation
 from hitcraft_assets.analytics.insights.ranking import (
     RankedInsight,

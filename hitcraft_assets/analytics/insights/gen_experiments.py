@@ -38,10 +38,15 @@ def _hypothesis_text(hypotheses: pd.DataFrame | None, experiment: str) -> tuple[
         return "", {}
     h = rows.iloc[0]
     predicted = h.get("predicted_effect")
-    pred = f" (predicted effect {text.pp(float(predicted))}, {int(h['users_per_arm']):,} users per arm)" if (
-        predicted is not None and pd.notna(predicted) and pd.notna(h.get("users_per_arm"))) else ""
-    return (f' It tests the hypothesis recommended on {h["created_on"]}: "{h["hypothesis"]}"{pred}.',
-            {"predicted_effect": float(predicted)} if predicted is not None and pd.notna(predicted) else {})
+    pred = (
+        f" (predicted effect {text.pp(float(predicted))}, {int(h['users_per_arm']):,} users per arm)"
+        if (predicted is not None and pd.notna(predicted) and pd.notna(h.get("users_per_arm")))
+        else ""
+    )
+    return (
+        f' It tests the hypothesis recommended on {h["created_on"]}: "{h["hypothesis"]}"{pred}.',
+        {"predicted_effect": float(predicted)} if predicted is not None and pd.notna(predicted) else {},
+    )
 
 
 def experiment_result_insights(
@@ -55,26 +60,55 @@ def experiment_result_insights(
     out = []
     today = _day(summaries, "as_of", as_of)
     for s in today.itertuples(index=False):
-        rows = readouts[(readouts["experiment"] == s.experiment)
-                        & (pd.to_datetime(readouts["as_of"]).dt.date == pd.to_datetime(s.as_of).date())]
+        rows = readouts[
+            (readouts["experiment"] == s.experiment)
+            & (pd.to_datetime(readouts["as_of"]).dt.date == pd.to_datetime(s.as_of).date())
+        ]
         users = int(sum((s.variants or {}).values())) if isinstance(s.variants, dict) else int(len(rows))
         link, link_numbers = _hypothesis_text(hypotheses, s.experiment)
-        common = dict(as_of=as_of, generator="experiment_result_insights", window_start=s.first_exposure,
-                      window_end=s.as_of, baseline_start=None, baseline_end=None, segment_type="experiment",
-                      segment_value=s.experiment, sample_unit="users")
+        common = dict(
+            as_of=as_of,
+            generator="experiment_result_insights",
+            window_start=s.first_exposure,
+            window_end=s.as_of,
+            baseline_start=None,
+            baseline_end=None,
+            segment_type="experiment",
+            segment_value=s.experiment,
+            sample_unit="users",
+        )
         if not s.trustworthy:
             p = s.srm_segment_p_value if pd.notna(s.srm_segment_p_value) else s.srm_p_value
-            out.append(build_insight(
-                key=f"experiment_result:{s.experiment}", insight_type="risk",
-                title=f"Experiment {s.experiment} is untrustworthy: sample-ratio mismatch",
-                statement=f"{s.summary}{link}",
-                metric=None, sample_size=users, test="chi-square sample-ratio test (per platform, Bonferroni)",
-                p_value=float(p), effect=None, effect_relative=None, ci_low=None, ci_high=None, impact=users,
-                impact_unit="users", numbers={"srm_p_value": float(s.srm_p_value), "users": users, **link_numbers},
-                recommendations=(Recommendation(kind="investigate", action=(
-                    f"Fix {s.experiment}'s assignment or exposure logging"
-                    + (f" ({s.srm_segment})" if s.srm_segment else "") + " and restart it.")),),
-                **common))
+            out.append(
+                build_insight(
+                    key=f"experiment_result:{s.experiment}",
+                    insight_type="risk",
+                    title=f"Experiment {s.experiment} is untrustworthy: sample-ratio mismatch",
+                    statement=f"{s.summary}{link}",
+                    metric=None,
+                    sample_size=users,
+                    test="chi-square sample-ratio test (per platform, Bonferroni)",
+                    p_value=float(p),
+                    effect=None,
+                    effect_relative=None,
+                    ci_low=None,
+                    ci_high=None,
+                    impact=users,
+                    impact_unit="users",
+                    numbers={"srm_p_value": float(s.srm_p_value), "users": users, **link_numbers},
+                    recommendations=(
+                        Recommendation(
+                            kind="investigate",
+                            action=(
+                                f"Fix {s.experiment}'s assignment or exposure logging"
+                                + (f" ({s.srm_segment})" if s.srm_segment else "")
+                                + " and restart it."
+                            ),
+                        ),
+                    ),
+                    **common,
+                )
+            )
             continue
         if s.decision not in ("ship", "stop") or rows.empty:
             continue
@@ -84,14 +118,20 @@ def experiment_result_insights(
             if best.empty:
                 continue
             r = best.loc[best["rel_effect"].abs().idxmax()]
-            kind, title = "success", f"Ship {r['variant']} of {s.experiment}: {r['label']} {text.signed_pct(r['rel_effect'])}"
+            kind, title = (
+                "success",
+                f"Ship {r['variant']} of {s.experiment}: {r['label']} {text.signed_pct(r['rel_effect'])}",
+            )
             rec = Recommendation(kind="product_change", action=f"Ship {r['variant']} of {s.experiment} to everyone.")
         else:
             worse = moved[(moved["direction"] == "worse")]
             if worse.empty:
                 continue
             r = worse.iloc[0]
-            kind, title = "risk", f"Stop {s.experiment}: {r['label']} {text.signed_pct(r['rel_effect'])} in {r['variant']}"
+            kind, title = (
+                "risk",
+                f"Stop {s.experiment}: {r['label']} {text.signed_pct(r['rel_effect'])} in {r['variant']}",
+            )
             rec = Recommendation(kind="product_change", action=f"Stop {s.experiment} and keep {s.control}.")
         statement = (
             f"{s.experiment}: {r['variant']} vs {s.control} on {r['label']}: {r['variant_mean']:.4g} vs "
@@ -101,17 +141,35 @@ def experiment_result_insights(
             f"{int(r['n_control']):,} users with a complete {s.primary_metric and 'outcome'} window). "
             f"Decision: {s.decision}, {s.reason}.{link}"
         )
-        out.append(build_insight(
-            key=f"experiment_result:{s.experiment}", insight_type=kind, title=title, statement=statement,
-            metric=None, sample_size=int(r["n_variant"] + r["n_control"]),
-            test="always-valid confidence sequence (CUPED), Benjamini-Hochberg", p_value=float(r["p_adjusted"]),
-            effect=float(r["cuped_abs_effect"]), effect_relative=float(r["rel_effect"]),
-            ci_low=float(r["seq_ci_low"]), ci_high=float(r["seq_ci_high"]),
-            impact=float(r["n_variant"] + r["n_control"]), impact_unit="users",
-            numbers={"variant_mean": float(r["variant_mean"]), "control_mean": float(r["control_mean"]),
-                     "rel": float(r["rel_effect"]), "ci_low": float(r["seq_ci_low"]),
-                     "ci_high": float(r["seq_ci_high"]), "p_adjusted": float(r["p_adjusted"]), **link_numbers},
-            recommendations=(rec,), **common))
+        out.append(
+            build_insight(
+                key=f"experiment_result:{s.experiment}",
+                insight_type=kind,
+                title=title,
+                statement=statement,
+                metric=None,
+                sample_size=int(r["n_variant"] + r["n_control"]),
+                test="always-valid confidence sequence (CUPED), Benjamini-Hochberg",
+                p_value=float(r["p_adjusted"]),
+                effect=float(r["cuped_abs_effect"]),
+                effect_relative=float(r["rel_effect"]),
+                ci_low=float(r["seq_ci_low"]),
+                ci_high=float(r["seq_ci_high"]),
+                impact=float(r["n_variant"] + r["n_control"]),
+                impact_unit="users",
+                numbers={
+                    "variant_mean": float(r["variant_mean"]),
+                    "control_mean": float(r["control_mean"]),
+                    "rel": float(r["rel_effect"]),
+                    "ci_low": float(r["seq_ci_low"]),
+                    "ci_high": float(r["seq_ci_high"]),
+                    "p_adjusted": float(r["p_adjusted"]),
+                    **link_numbers,
+                },
+                recommendations=(rec,),
+                **common,
+            )
+        )
     return out
 
 
@@ -136,26 +194,52 @@ def ai_version_insights(rollouts: pd.DataFrame | None, as_of: date) -> list[Insi
                     f"{r.control_users:,} users)."
                 )
                 name = "ai_regression" if kind == "risk" else "version_win"
-                action = (f"Roll {who} back to {r.previous} and investigate {version}." if kind == "risk"
-                          else f"Roll {version} out to every user.")
-                out.append(build_insight(
-                    key=f"{name}:{version}:{r.segment_value}", insight_type=kind, generator="ai_version_insights",
-                    as_of=as_of,
-                    title=(f"AI regression: {version} {outcome} {text.pp(r.did)} for {who}" if kind == "risk"
-                           else f"Version win: {version} {outcome} {text.pp(r.did)}"),
-                    statement=statement,
-                    metric="render_failure_rate" if r.outcome == "is_failure" else None,
-                    segment_type=None if r.segment_type == "all" else r.segment_type,
-                    segment_value=None if r.segment_type == "all" else r.segment_value,
-                    window_start=r.rollout_day, window_end=as_of, baseline_start=None, baseline_end=r.rollout_day,
-                    sample_size=int(r.treated_users + r.control_users), sample_unit="users",
-                    test="difference in differences (OLS, SE clustered by user)", p_value=float(r.p_value),
-                    effect=float(r.did), effect_relative=(float(r.did / r.treated_pre) if r.treated_pre else None),
-                    ci_low=float(r.ci_low), ci_high=float(r.ci_high), impact=float(r.treated_users),
-                    impact_unit="users",
-                    numbers={"did": float(r.did), "ci_low": float(r.ci_low), "ci_high": float(r.ci_high),
-                             "p_value": float(r.p_value), "treated_users": float(r.treated_users)},
-                    recommendations=(Recommendation(kind="product_change" if kind == "success" else "investigate",
-                                                    action=action),),
-                ))
+                action = (
+                    f"Roll {who} back to {r.previous} and investigate {version}."
+                    if kind == "risk"
+                    else f"Roll {version} out to every user."
+                )
+                out.append(
+                    build_insight(
+                        key=f"{name}:{version}:{r.segment_value}",
+                        insight_type=kind,
+                        generator="ai_version_insights",
+                        as_of=as_of,
+                        title=(
+                            f"AI regression: {version} {outcome} {text.pp(r.did)} for {who}"
+                            if kind == "risk"
+                            else f"Version win: {version} {outcome} {text.pp(r.did)}"
+                        ),
+                        statement=statement,
+                        metric="render_failure_rate" if r.outcome == "is_failure" else None,
+                        segment_type=None if r.segment_type == "all" else r.segment_type,
+                        segment_value=None if r.segment_type == "all" else r.segment_value,
+                        window_start=r.rollout_day,
+                        window_end=as_of,
+                        baseline_start=None,
+                        baseline_end=r.rollout_day,
+                        sample_size=int(r.treated_users + r.control_users),
+                        sample_unit="users",
+                        test="difference in differences (OLS, SE clustered by user)",
+                        p_value=float(r.p_value),
+                        effect=float(r.did),
+                        effect_relative=(float(r.did / r.treated_pre) if r.treated_pre else None),
+                        ci_low=float(r.ci_low),
+                        ci_high=float(r.ci_high),
+                        impact=float(r.treated_users),
+                        impact_unit="users",
+                        numbers={
+                            "did": float(r.did),
+                            "ci_low": float(r.ci_low),
+                            "ci_high": float(r.ci_high),
+                            "p_value": float(r.p_value),
+                            "treated_users": float(r.treated_users),
+                        },
+                        recommendations=(
+                            Recommendation(
+                                kind="product_change" if kind == "success" else "investigate", action=action
+                            ),
+                        ),
+                    )
+                )
     return out

@@ -17,16 +17,72 @@ from hitcraft_assets.store import warehouse
 router = APIRouter()
 EXPERIMENTS = [Depends(allow(Permission.EXPERIMENTS))]
 AI = [Depends(allow(Permission.AI_PERFORMANCE))]
-SUMMARY_COLUMNS = ("experiment", "as_of", "status", "decision", "trustworthy", "summary", "srm_p_value",
-                   "srm_segment", "users_per_arm_now", "needed_users_per_arm", "expected_date", "winner")
-READOUT_COLUMNS = ("variant", "metric", "label", "guardrail", "n_control", "n_variant", "control_mean",
-                   "variant_mean", "abs_effect", "rel_effect", "ci_low", "ci_high", "seq_ci_low", "seq_ci_high",
-                   "p_adjusted", "direction", "variance_reduction")
-AI_COLUMNS = ("dimension", "generation_type", "value", "generations", "users", "completion_rate", "failure_rate",
-              "download_rate", "latency_p50_ms", "latency_p95_ms", "likes_ratio", "like_rate")
-ROLLOUT_COLUMNS = ("generation_type", "column_name", "version", "previous", "rollout_day", "outcome",
-                   "segment_type", "segment_value", "treated_pre", "treated_post", "control_pre", "control_post",
-                   "did", "ci_low", "ci_high", "p_value", "effect")
+SUMMARY_COLUMNS = (
+    "experiment",
+    "as_of",
+    "status",
+    "decision",
+    "trustworthy",
+    "summary",
+    "srm_p_value",
+    "srm_segment",
+    "users_per_arm_now",
+    "needed_users_per_arm",
+    "expected_date",
+    "winner",
+)
+READOUT_COLUMNS = (
+    "variant",
+    "metric",
+    "label",
+    "guardrail",
+    "n_control",
+    "n_variant",
+    "control_mean",
+    "variant_mean",
+    "abs_effect",
+    "rel_effect",
+    "ci_low",
+    "ci_high",
+    "seq_ci_low",
+    "seq_ci_high",
+    "p_adjusted",
+    "direction",
+    "variance_reduction",
+)
+AI_COLUMNS = (
+    "dimension",
+    "generation_type",
+    "value",
+    "generations",
+    "users",
+    "completion_rate",
+    "failure_rate",
+    "download_rate",
+    "latency_p50_ms",
+    "latency_p95_ms",
+    "likes_ratio",
+    "like_rate",
+)
+ROLLOUT_COLUMNS = (
+    "generation_type",
+    "column_name",
+    "version",
+    "previous",
+    "rollout_day",
+    "outcome",
+    "segment_type",
+    "segment_value",
+    "treated_pre",
+    "treated_post",
+    "control_pre",
+    "control_post",
+    "did",
+    "ci_low",
+    "ci_high",
+    "p_value",
+    "effect",
+)
 FILTERS = ("model", "prompt_version", "capability", "intent")
 
 
@@ -56,8 +112,15 @@ def experiment(request: Request, name: str, format: FormatQuery = None):
         raise HTTPException(404, f"no experiment {name!r}")
     s = rows.iloc[0]
     readout = store.readout_rows(name, s["as_of"], url)
-    return table(request, records(readout, READOUT_COLUMNS), READOUT_COLUMNS, name=f"experiment-{name}",
-                 format=format, **{c: s[c] for c in SUMMARY_COLUMNS}, variants=s["variants"])
+    return table(
+        request,
+        records(readout, READOUT_COLUMNS),
+        READOUT_COLUMNS,
+        name=f"experiment-{name}",
+        format=format,
+        **{c: s[c] for c in SUMMARY_COLUMNS},
+        variants=s["variants"],
+    )
 
 
 def _ai_filters(model, prompt_version, capability, intent) -> dict[str, str]:

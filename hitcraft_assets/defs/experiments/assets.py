@@ -28,10 +28,16 @@ def _daily(group: str) -> dict:
     deps=[EXPOSURES, OUTCOMES],
     kinds={"pandas", "postgres"},
     check_specs=[
-        dg.AssetCheckSpec("experiment_srm", asset=READOUTS_KEY,
-                          description="no experiment's split of users mismatches its design (chi-square)"),
-        dg.AssetCheckSpec("exposure_consistency", asset=READOUTS_KEY,
-                          description="sticky assignment and outcomes exactly for the exposed, non-excluded users"),
+        dg.AssetCheckSpec(
+            "experiment_srm",
+            asset=READOUTS_KEY,
+            description="no experiment's split of users mismatches its design (chi-square)",
+        ),
+        dg.AssetCheckSpec(
+            "exposure_consistency",
+            asset=READOUTS_KEY,
+            description="sticky assignment and outcomes exactly for the exposed, non-excluded users",
+        ),
     ],
     **_daily("experiments"),
 )
@@ -73,9 +79,24 @@ def readouts(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
             "dagster/row_count": written,
             "date_range": f"{days[0]}..{days[-1]}",
             "experiments": len(last),
-            "decisions": dg.MetadataValue.md(common.table_markdown(
-                last[["experiment", "status", "decision", "srm_p_value", "trustworthy", "users_per_arm_now",
-                      "needed_users_per_arm", "expected_date"]] if len(last) else last)),
+            "decisions": dg.MetadataValue.md(
+                common.table_markdown(
+                    last[
+                        [
+                            "experiment",
+                            "status",
+                            "decision",
+                            "srm_p_value",
+                            "trustworthy",
+                            "users_per_arm_now",
+                            "needed_users_per_arm",
+                            "expected_date",
+                        ]
+                    ]
+                    if len(last)
+                    else last
+                )
+            ),
             "srm_flagged": ", ".join(flagged["experiment"]) if len(flagged) else "none",
             "hypotheses": n_hyp,
             "hypotheses_linked_to_an_experiment": n_linked,
@@ -87,9 +108,13 @@ def readouts(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
         severity=dg.AssetCheckSeverity.WARN,
         metadata={
             "flagged": ", ".join(flagged["experiment"]) if len(flagged) else "none",
-            "details": dg.MetadataValue.md(common.table_markdown(
-                flagged[["experiment", "srm_p_value", "srm_segment", "srm_segment_p_value", "summary"]]
-                if len(flagged) else flagged)),
+            "details": dg.MetadataValue.md(
+                common.table_markdown(
+                    flagged[["experiment", "srm_p_value", "srm_segment", "srm_segment_p_value", "summary"]]
+                    if len(flagged)
+                    else flagged
+                )
+            ),
             "srm_alpha": cfg.srm_alpha,
         },
         description="a flagged experiment's results are untrustworthy (its readout says so first)",
@@ -154,8 +179,13 @@ def _consistency_check(exposures, outcomes) -> dg.AssetCheckResult:
         check_name="exposure_consistency",
         passed=not problems,
         severity=dg.AssetCheckSeverity.WARN,
-        metadata={"exposed_users": total, "two_variant_users": two, "two_variant_share": share,
-                  "outcome_rows": len(outcomes), "problems": "; ".join(problems) or "none"},
+        metadata={
+            "exposed_users": total,
+            "two_variant_users": two,
+            "two_variant_share": share,
+            "outcome_rows": len(outcomes),
+            "problems": "; ".join(problems) or "none",
+        },
     )
 
 
@@ -185,14 +215,20 @@ def generation_attribution(context: dg.AssetExecutionContext, warehouse: Warehou
     rollouts = ai.detect_rollouts(gen) if len(gen) else []
     did = [ai.rollout_did(gen, r) for r in rollouts]
     did = pd.concat([d for d in did if len(d)], ignore_index=True) if any(len(d) for d in did) else pd.DataFrame()
-    did = did.rename(columns={"column": "column_name"}).assign(as_of=last).reindex(
-        columns=store.AI_ROLLOUTS.column_names)
+    did = (
+        did.rename(columns={"column": "column_name"}).assign(as_of=last).reindex(columns=store.AI_ROLLOUTS.column_names)
+    )
     flags = ai.model_anomalies(ai.daily_model_metrics(gen), days=days) if len(gen) else pd.DataFrame()
     flags = flags.rename(columns={"segment_value": "model"}).reindex(columns=store.AI_ANOMALIES.column_names)
     n_out = store.write_day(store.AI_OUTCOMES, outcomes, last, url=url)
     store.write_day(store.AI_ROLLOUTS, did, last, url=url)
-    wh.replace_rows(store.AI_ANOMALIES, flags, where="metric_date between %(a)s and %(b)s",
-                    params={"a": days[0], "b": last}, url=url)
+    wh.replace_rows(
+        store.AI_ANOMALIES,
+        flags,
+        where="metric_date between %(a)s and %(b)s",
+        params={"a": days[0], "b": last},
+        url=url,
+    )
     worse = did[did["effect"] == "worse"] if len(did) else did
     better = did[did["effect"] == "better"] if len(did) else did
     return dg.MaterializeResult(
@@ -200,13 +236,32 @@ def generation_attribution(context: dg.AssetExecutionContext, warehouse: Warehou
             "dagster/row_count": n_out,
             "as_of": str(last),
             "generations": len(recent),
-            "rollouts": dg.MetadataValue.md(common.table_markdown(pd.DataFrame(
-                [{"type": r.generation_type, "column": r.column, "version": r.version, "previous": r.previous,
-                  "rollout_day": r.rollout_day} for r in rollouts]))),
-            "regressions": dg.MetadataValue.md(common.table_markdown(
-                worse[["version", "segment_value", "outcome", "did", "p_value"]] if len(worse) else worse)),
-            "wins": dg.MetadataValue.md(common.table_markdown(
-                better[["version", "segment_value", "outcome", "did", "p_value"]] if len(better) else better)),
+            "rollouts": dg.MetadataValue.md(
+                common.table_markdown(
+                    pd.DataFrame(
+                        [
+                            {
+                                "type": r.generation_type,
+                                "column": r.column,
+                                "version": r.version,
+                                "previous": r.previous,
+                                "rollout_day": r.rollout_day,
+                            }
+                            for r in rollouts
+                        ]
+                    )
+                )
+            ),
+            "regressions": dg.MetadataValue.md(
+                common.table_markdown(
+                    worse[["version", "segment_value", "outcome", "did", "p_value"]] if len(worse) else worse
+                )
+            ),
+            "wins": dg.MetadataValue.md(
+                common.table_markdown(
+                    better[["version", "segment_value", "outcome", "did", "p_value"]] if len(better) else better
+                )
+            ),
             "model_anomalies": int(flags["is_anomaly"].astype(bool).sum()) if len(flags) else 0,
         }
     )

@@ -185,25 +185,39 @@ def parse_extensions(data: dict, source: str, segment_vocab: dict[str, Any], err
         models = need(ai, "ai", "assistant_models")
         if not isinstance(models, dict) or not models:
             raise err("ai.assistant_models", "expected a mapping model -> {weight, latency_median_ms}")
-        total = sum(num(f"ai.assistant_models.{m}.weight", need(v, f"ai.assistant_models.{m}", "weight"), 0, 1e6)
-                    for m, v in models.items())
+        total = sum(
+            num(f"ai.assistant_models.{m}.weight", need(v, f"ai.assistant_models.{m}", "weight"), 0, 1e6)
+            for m, v in models.items()
+        )
         out["ai"] = AiConfig(
             render_model=rollout("render_model"),
             render_prompt=rollout("render_prompt_version"),
-            duration_factor=num("ai.render_model.duration_factor", need(rm, "ai.render_model", "duration_factor"),
-                                0.05, 5),
+            duration_factor=num(
+                "ai.render_model.duration_factor", need(rm, "ai.render_model", "duration_factor"), 0.05, 5
+            ),
             failure_segment=seg("ai.render_model.failure_segment", need(rm, "ai.render_model", "failure_segment")),
             failure_share=num("ai.render_model.failure_share", need(rm, "ai.render_model", "failure_share"), 0, 1),
             assistant_models=tuple(
-                (str(m), float(v["weight"]) / total,
-                 num(f"ai.assistant_models.{m}.latency_median_ms", need(v, f"ai.assistant_models.{m}",
-                                                                         "latency_median_ms"), 1, 600_000))
+                (
+                    str(m),
+                    float(v["weight"]) / total,
+                    num(
+                        f"ai.assistant_models.{m}.latency_median_ms",
+                        need(v, f"ai.assistant_models.{m}", "latency_median_ms"),
+                        1,
+                        600_000,
+                    ),
+                )
                 for m, v in models.items()
             ),
             latency_sigma=num("ai.latency_sigma", ai.get("latency_sigma", 0.5), 0, 3),
             assistant_prompt=rollout("assistant_prompt_version"),
-            like_share=num("ai.assistant_prompt_version.like_share",
-                           need(ai["assistant_prompt_version"], "ai.assistant_prompt_version", "like_share"), 0, 1),
+            like_share=num(
+                "ai.assistant_prompt_version.like_share",
+                need(ai["assistant_prompt_version"], "ai.assistant_prompt_version", "like_share"),
+                0,
+                1,
+            ),
             capabilities=weights("ai.capabilities", need(ai, "ai", "capabilities")),
             intents=weights("ai.intents", need(ai, "ai", "intents")),
         )
@@ -327,7 +341,6 @@ def apply_extensions(m, plan, batch):
         if len(first_row):
             own = first_row[msg_no.clip(0)]
             valid &= batch.base[own] == batch.base[order]
-        mrow = np.where(valid, first_row[msg_no.clip(0)] if len(first_row) else 0, -1)
         if len(first_row):
             fh = rowh[first_row]
             fu = row_u[first_row]
@@ -440,8 +453,10 @@ def apply_extensions(m, plan, batch):
                         "base": batch.base[pick],
                         "aux": batch.aux[pick],
                         "rid": batch.rid[pick],
-                        "ext": [{k2: v for k2, v in (ext[i] or {}).items() if k2 != "latency_ms"} or None
-                                for i in pick.tolist()],
+                        "ext": [
+                            {k2: v for k2, v in (ext[i] or {}).items() if k2 != "latency_ms"} or None
+                            for i in pick.tolist()
+                        ],
                     }
                 )
 
@@ -483,5 +498,9 @@ def apply_extensions(m, plan, batch):
             o += c
     cols = {k: np.concatenate(v) for k, v in parts.items()}
     order = np.argsort(cols["time"], kind="stable")
-    return EventBatch(**{k: v[order] for k, v in cols.items() if k != "ext"}, ext=cols["ext"][order],
-                      bases=batch.bases, tables=batch.tables)
+    return EventBatch(
+        **{k: v[order] for k, v in cols.items() if k != "ext"},
+        ext=cols["ext"][order],
+        bases=batch.bases,
+        tables=batch.tables,
+    )

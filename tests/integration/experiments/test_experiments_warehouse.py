@@ -11,8 +11,8 @@ from datetime import timedelta
 
 import dagster as dg
 import pytest
-from sample_warehouse import ANCHOR, MODELS, load_sample, sample_days
 from statsmodels.stats import proportion as sm_proportion
+from testkit.experiment_warehouse import ANCHOR, MODELS, load_sample, sample_days
 
 from hitcraft_assets.store import warehouse
 
@@ -66,13 +66,19 @@ def test_dbt_models_and_their_tests_pass(built):
 
 
 def test_decisions_srm_first_and_checks(built):
-    rows = dict(_sql(built["url"], "select experiment, decision from experiments.experiment_summaries where as_of = %s",
-                     (LAST,)))
+    rows = dict(
+        _sql(
+            built["url"], "select experiment, decision from experiments.experiment_summaries where as_of = %s", (LAST,)
+        )
+    )
     assert rows["download_cta_v2"] == "ship"
     assert rows["assistant_greeting_aa"] != "ship"
-    (summary, trustworthy, segment), = _sql(
-        built["url"], "select summary, trustworthy, srm_segment from experiments.experiment_summaries"
-        " where as_of = %s and experiment = 'onboarding_checklist'", (LAST,))
+    ((summary, trustworthy, segment),) = _sql(
+        built["url"],
+        "select summary, trustworthy, srm_segment from experiments.experiment_summaries"
+        " where as_of = %s and experiment = 'onboarding_checklist'",
+        (LAST,),
+    )
     assert not trustworthy and segment == "platform = web" and summary.startswith("UNTRUSTWORTHY: sample-ratio")
     checks = {c.check_name: c for c in built["result"].get_asset_check_evaluations()}
     assert not checks["experiment_srm"].passed
@@ -83,7 +89,7 @@ def test_decisions_srm_first_and_checks(built):
 
 
 def test_readout_equals_statsmodels_on_the_same_users(built):
-    (n_a, x_a, n_b, x_b), = _sql(
+    ((n_a, x_a, n_b, x_b),) = _sql(
         built["url"],
         """select sum(case when variant_name = 'control' then 1 else 0 end),
                   sum(case when variant_name = 'control' and downloads > 0 then 1 else 0 end),
@@ -93,9 +99,12 @@ def test_readout_equals_statsmodels_on_the_same_users(built):
            where experiment_name = 'download_cta_v2' and window_ends_at < %s""",
         (ANCHOR,),
     )
-    (n_c, n_v, eff, lo, hi, p), = _sql(
-        built["url"], "select n_control, n_variant, abs_effect, ci_low, ci_high, p_value from experiments.readouts"
-        " where as_of = %s and experiment = 'download_cta_v2' and metric = 'download_conversion'", (LAST,))
+    ((n_c, n_v, eff, lo, hi, p),) = _sql(
+        built["url"],
+        "select n_control, n_variant, abs_effect, ci_low, ci_high, p_value from experiments.readouts"
+        " where as_of = %s and experiment = 'download_cta_v2' and metric = 'download_conversion'",
+        (LAST,),
+    )
     assert (n_c, n_v) == (n_a, n_b)
     _, p_sm = sm_proportion.test_proportions_2indep(x_b, n_b, x_a, n_a, method="wald", compare="diff")
     lo_sm, hi_sm = sm_proportion.confint_proportions_2indep(x_b, n_b, x_a, n_a, method="wald", compare="diff")
@@ -104,16 +113,30 @@ def test_readout_equals_statsmodels_on_the_same_users(built):
 
 
 def test_render_rollout_regression_is_found_in_android_only(built):
-    rows = _sql(built["url"], "select segment_value, effect, did from experiments.ai_rollouts"
-                " where as_of = %s and version = 'render-v4'", (LAST,))
+    rows = _sql(
+        built["url"],
+        "select segment_value, effect, did from experiments.ai_rollouts where as_of = %s and version = 'render-v4'",
+        (LAST,),
+    )
     effects = {seg: (effect, did) for seg, effect, did in rows}
     assert effects["android"][0] == "worse" and effects["android"][1] > 0.1
     assert effects["web"][0] == "none" and effects["ios"][0] == "none"
-    ap8 = dict(_sql(built["url"], "select segment_value, effect from experiments.ai_rollouts"
-                    " where as_of = %s and version = 'ap-8'", (LAST,)))
+    ap8 = dict(
+        _sql(
+            built["url"],
+            "select segment_value, effect from experiments.ai_rollouts where as_of = %s and version = 'ap-8'",
+            (LAST,),
+        )
+    )
     assert ap8["all"] == "better"
-    models = dict(_sql(built["url"], "select value, failure_rate from experiments.ai_outcomes"
-                       " where as_of = %s and dimension = 'model' and generation_type = 'render'", (LAST,)))
+    models = dict(
+        _sql(
+            built["url"],
+            "select value, failure_rate from experiments.ai_outcomes"
+            " where as_of = %s and dimension = 'model' and generation_type = 'render'",
+            (LAST,),
+        )
+    )
     assert models["render-v4"] > models["render-v3"]
 
 

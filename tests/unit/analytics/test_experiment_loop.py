@@ -12,37 +12,88 @@ from hitcraft_assets.analytics.experiments.hypotheses import hypotheses_from_ins
 from hitcraft_assets.analytics.insights.gen_experiments import ai_version_insights, experiment_result_insights
 from hitcraft_assets.reports.experiments import experiment_section
 
-REC = {"kind": "ab_test", "action": "A/B test the new picker.", "hypothesis": "Users shown X complete more.",
-       "metric": "production completion rate per user", "minimum_detectable_effect": 0.03, "users_per_arm": 1200}
+REC = {
+    "kind": "ab_test",
+    "action": "A/B test the new picker.",
+    "hypothesis": "Users shown X complete more.",
+    "metric": "production completion rate per user",
+    "minimum_detectable_effect": 0.03,
+    "users_per_arm": 1200,
+}
 
 
 def _library():
-    return pd.DataFrame([
-        {"key": "prompt_outlier:x", "as_of": date(2025, 3, 1), "metric": "render_completion_rate",
-         "recommendations": json.dumps([REC, {"kind": "campaign", "action": "Feature X."}])},
-        {"key": "prompt_outlier:x", "as_of": date(2025, 3, 2), "metric": "render_completion_rate",
-         "recommendations": [REC]},
-    ])
+    return pd.DataFrame(
+        [
+            {
+                "key": "prompt_outlier:x",
+                "as_of": date(2025, 3, 1),
+                "metric": "render_completion_rate",
+                "recommendations": json.dumps([REC, {"kind": "campaign", "action": "Feature X."}]),
+            },
+            {
+                "key": "prompt_outlier:x",
+                "as_of": date(2025, 3, 2),
+                "metric": "render_completion_rate",
+                "recommendations": [REC],
+            },
+        ]
+    )
 
 
 def _summaries(first=date(2025, 3, 5), decision="ship", trustworthy=True):
-    return pd.DataFrame([{
-        "as_of": date(2025, 4, 1), "experiment": "picker_test", "control": "control",
-        "variants": {"control": 3000, "x_first": 3000}, "excluded_users": 0, "first_exposure": first,
-        "last_exposure": date(2025, 3, 30), "status": "ended", "srm_p_value": 0.4 if trustworthy else 1e-6,
-        "srm_segment": None if trustworthy else "platform = web", "srm_segment_p_value": None if trustworthy else 1e-7,
-        "trustworthy": trustworthy, "decision": decision, "reason": "x_first improves Users who complete a render",
-        "summary": "SHIP: ..." if trustworthy else "UNTRUSTWORTHY: sample-ratio mismatch (...)", "winner": "x_first",
-        "primary_metric": "render_conversion", "needed_users_per_arm": 2000, "users_per_arm_now": 3000,
-        "expected_date": None}])
+    return pd.DataFrame(
+        [
+            {
+                "as_of": date(2025, 4, 1),
+                "experiment": "picker_test",
+                "control": "control",
+                "variants": {"control": 3000, "x_first": 3000},
+                "excluded_users": 0,
+                "first_exposure": first,
+                "last_exposure": date(2025, 3, 30),
+                "status": "ended",
+                "srm_p_value": 0.4 if trustworthy else 1e-6,
+                "srm_segment": None if trustworthy else "platform = web",
+                "srm_segment_p_value": None if trustworthy else 1e-7,
+                "trustworthy": trustworthy,
+                "decision": decision,
+                "reason": "x_first improves Users who complete a render",
+                "summary": "SHIP: ..." if trustworthy else "UNTRUSTWORTHY: sample-ratio mismatch (...)",
+                "winner": "x_first",
+                "primary_metric": "render_conversion",
+                "needed_users_per_arm": 2000,
+                "users_per_arm_now": 3000,
+                "expected_date": None,
+            }
+        ]
+    )
 
 
 def _readouts():
-    return pd.DataFrame([{
-        "as_of": date(2025, 4, 1), "experiment": "picker_test", "metric": "render_conversion",
-        "variant": "x_first", "label": "Users who complete a render", "guardrail": False, "significant": True,
-        "direction": "better", "rel_effect": 0.08, "variant_mean": 0.54, "control_mean": 0.50, "seq_ci_low": 0.01,
-        "seq_ci_high": 0.07, "p_adjusted": 0.001, "n_variant": 3000, "n_control": 3000, "cuped_abs_effect": 0.04}])
+    return pd.DataFrame(
+        [
+            {
+                "as_of": date(2025, 4, 1),
+                "experiment": "picker_test",
+                "metric": "render_conversion",
+                "variant": "x_first",
+                "label": "Users who complete a render",
+                "guardrail": False,
+                "significant": True,
+                "direction": "better",
+                "rel_effect": 0.08,
+                "variant_mean": 0.54,
+                "control_mean": 0.50,
+                "seq_ci_low": 0.01,
+                "seq_ci_high": 0.07,
+                "p_adjusted": 0.001,
+                "n_variant": 3000,
+                "n_control": 3000,
+                "cuped_abs_effect": 0.04,
+            }
+        ]
+    )
 
 
 def test_a_recommended_test_becomes_one_hypothesis_and_links_to_the_experiment_on_its_metric():
@@ -77,16 +128,41 @@ def test_an_srm_experiment_is_a_risk_said_first():
 
 
 def test_ai_regression_by_segment_and_version_win():
-    base = {"as_of": date(2025, 4, 1), "generation_type": "render", "column_name": "model", "version": "v4",
-            "previous": "v3", "rollout_day": date(2025, 3, 20), "outcome": "is_failure", "treated_pre": 0.08,
-            "treated_post": 0.28, "control_pre": 0.08, "control_post": 0.08, "ci_low": 0.15, "ci_high": 0.25,
-            "p_value": 1e-9, "treated_users": 300, "control_users": 90, "significant": True}
-    rows = pd.DataFrame([
-        {**base, "segment_type": "platform", "segment_value": "android", "did": 0.2, "effect": "worse"},
-        {**base, "segment_type": "platform", "segment_value": "web", "did": 0.0, "effect": "none", "p_value": 0.7},
-        {**base, "version": "ap-8", "column_name": "prompt_version", "outcome": "liked", "segment_type": "all",
-         "segment_value": "all", "did": 0.09, "effect": "better"},
-    ])
+    base = {
+        "as_of": date(2025, 4, 1),
+        "generation_type": "render",
+        "column_name": "model",
+        "version": "v4",
+        "previous": "v3",
+        "rollout_day": date(2025, 3, 20),
+        "outcome": "is_failure",
+        "treated_pre": 0.08,
+        "treated_post": 0.28,
+        "control_pre": 0.08,
+        "control_post": 0.08,
+        "ci_low": 0.15,
+        "ci_high": 0.25,
+        "p_value": 1e-9,
+        "treated_users": 300,
+        "control_users": 90,
+        "significant": True,
+    }
+    rows = pd.DataFrame(
+        [
+            {**base, "segment_type": "platform", "segment_value": "android", "did": 0.2, "effect": "worse"},
+            {**base, "segment_type": "platform", "segment_value": "web", "did": 0.0, "effect": "none", "p_value": 0.7},
+            {
+                **base,
+                "version": "ap-8",
+                "column_name": "prompt_version",
+                "outcome": "liked",
+                "segment_type": "all",
+                "segment_value": "all",
+                "did": 0.09,
+                "effect": "better",
+            },
+        ]
+    )
     found = {i.key: i for i in ai_version_insights(rows, date(2025, 4, 1))}
     assert set(found) == {"ai_regression:v4:android", "version_win:ap-8:all"}
     assert found["ai_regression:v4:android"].segment_value == "android"

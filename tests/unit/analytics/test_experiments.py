@@ -38,8 +38,9 @@ def test_planted_effect_is_covered_and_cuped_reduces_variance():
 def test_cuped_achieves_nothing_without_pre_period_correlation():
     rng = np.random.default_rng(0)
     n = 4000
-    frame = pd.DataFrame({"variant_name": np.repeat(["control", "b"], n // 2), "y": rng.poisson(3, n),
-                          "pre_y": rng.poisson(3, n)})
+    frame = pd.DataFrame(
+        {"variant_name": np.repeat(["control", "b"], n // 2), "y": rng.poisson(3, n), "pre_y": rng.poisson(3, n)}
+    )
     r = read_metric(frame, ExperimentMetric("m", "M", "mean", "y", None, True, False), "control", "b")
     assert abs(r.variance_reduction) < 0.01
 
@@ -47,8 +48,9 @@ def test_cuped_achieves_nothing_without_pre_period_correlation():
 def test_proportion_readout_equals_statsmodels_two_proportion_test():
     rng = np.random.default_rng(1)
     a, b = rng.random(3000) < 0.30, rng.random(2900) < 0.33
-    frame = pd.DataFrame({"variant_name": ["control"] * len(a) + ["b"] * len(b), "y": np.r_[a, b].astype(int),
-                          "pre_y": 0})
+    frame = pd.DataFrame(
+        {"variant_name": ["control"] * len(a) + ["b"] * len(b), "y": np.r_[a, b].astype(int), "pre_y": 0}
+    )
     r = read_metric(frame, PROP, "control", "b")
     stat, p = sm_proportion.test_proportions_2indep(b.sum(), len(b), a.sum(), len(a), method="wald", compare="diff")
     lo, hi = sm_proportion.confint_proportions_2indep(b.sum(), len(b), a.sum(), len(a), method="wald", compare="diff")
@@ -87,8 +89,9 @@ def test_confidence_sequence_is_wider_than_fixed_and_p_value_monotone():
 def test_planner_proportions_are_the_insights_numbers_and_sequential_needs_more():
     assert planner.proportion_users_per_arm(0.3, 0.03) == insight_stats.users_per_arm(0.3, 0.03)
     assert planner.proportion_mde(0.3, 2000) == insight_stats.minimum_detectable_effect(0.3, 2000)
-    plan = planner.plan_test(metric="conv", kind="proportion", baseline=0.3, sd=None, daily_users=400,
-                             mde_rel=0.1, start=date(2025, 1, 1))
+    plan = planner.plan_test(
+        metric="conv", kind="proportion", baseline=0.3, sd=None, daily_users=400, mde_rel=0.1, start=date(2025, 1, 1)
+    )
     assert plan.users_per_arm == planner.proportion_users_per_arm(0.3, 0.03)
     assert plan.sequential_users_per_arm > plan.users_per_arm
     assert plan.days == math.ceil(plan.sequential_users_per_arm / 200)
@@ -106,16 +109,34 @@ def _experiment(n: int, lift: float, loss: float = 0.0, seed: int = 0):
     m = len(variant)
     lam = rng.gamma(1.0, 3.0, m)
     day = [date(2025, 3, 1) + timedelta(days=int(k)) for k in rng.integers(0, 20, m)]
-    exposures = pd.DataFrame({"experiment_name": "e", "user_key": [f"u{i}" for i in range(m)],
-                              "variant_name": variant, "platform": platform, "is_excluded": False,
-                              "first_exposure_date": day})
+    exposures = pd.DataFrame(
+        {
+            "experiment_name": "e",
+            "user_key": [f"u{i}" for i in range(m)],
+            "variant_name": variant,
+            "platform": platform,
+            "is_excluded": False,
+            "first_exposure_date": day,
+        }
+    )
     outcomes = exposures.assign(
         is_window_complete=True,
-        downloads=rng.poisson(lam * np.where(variant == "treatment", 1 + lift, 1.0)), pre_downloads=rng.poisson(lam),
-        renders_completed=rng.poisson(lam), pre_renders_completed=rng.poisson(lam),
-        renders_started=rng.poisson(lam) + 1, renders_failed=0, pre_renders_started=1, pre_renders_failed=0,
-        active_days=rng.poisson(2, m), pre_active_days=rng.poisson(2, m), messages=rng.poisson(3, m) + 1,
-        likes=rng.poisson(1, m), pre_messages=1, pre_likes=0, subscriptions=0, pre_subscriptions=0,
+        downloads=rng.poisson(lam * np.where(variant == "treatment", 1 + lift, 1.0)),
+        pre_downloads=rng.poisson(lam),
+        renders_completed=rng.poisson(lam),
+        pre_renders_completed=rng.poisson(lam),
+        renders_started=rng.poisson(lam) + 1,
+        renders_failed=0,
+        pre_renders_started=1,
+        pre_renders_failed=0,
+        active_days=rng.poisson(2, m),
+        pre_active_days=rng.poisson(2, m),
+        messages=rng.poisson(3, m) + 1,
+        likes=rng.poisson(1, m),
+        pre_messages=1,
+        pre_likes=0,
+        subscriptions=0,
+        pre_subscriptions=0,
     )
     return exposures, outcomes
 
@@ -156,8 +177,9 @@ def test_rollout_did_finds_the_regressed_segment():
             new = treated and post
             p = 0.08 + (0.15 if new and platform == "android" else 0.0)
             rows.append(("render", f"u{u}", day, platform, "v2" if new else "v1", "p1", int(rng.random() < p)))
-    gen = pd.DataFrame(rows, columns=["generation_type", "user_key", "event_date", "platform", "model",
-                                      "prompt_version", "is_failure"])
+    gen = pd.DataFrame(
+        rows, columns=["generation_type", "user_key", "event_date", "platform", "model", "prompt_version", "is_failure"]
+    )
     (roll,) = [r for r in ai.detect_rollouts(gen) if r.column == "model"]
     assert (roll.version, roll.previous, roll.rollout_day) == ("v2", "v1", date(2025, 4, 15))
     did = ai.rollout_did(gen, roll).set_index("segment_value")

@@ -35,8 +35,10 @@ def sims(tmp_path_factory):
 
 
 def _strip(events: list[dict]) -> list[dict]:
-    return [{"event": e["event"], "properties": {k: v for k, v in e["properties"].items() if k not in EXTRA}}
-            for e in events]
+    return [
+        {"event": e["event"], "properties": {k: v for k, v in e["properties"].items() if k not in EXTRA}}
+        for e in events
+    ]
 
 
 def test_days_before_any_experiment_or_rollout_are_unchanged_but_for_the_new_properties(sims):
@@ -69,8 +71,13 @@ def test_later_days_differ_only_by_new_events_properties_and_planted_render_chan
             assert p.get("model") == "render-v4" and e["event"] in ("Render Completed", "Render Failed")
             changed += 1
     # render-v4 end events may move in from just after midnight (they finish earlier)
-    assert set(added) <= {"$experiment_started", "Production Downloaded", "Message Liked", "Render Completed",
-                          "Render Failed"}
+    assert set(added) <= {
+        "$experiment_started",
+        "Production Downloaded",
+        "Message Liked",
+        "Render Completed",
+        "Render Failed",
+    }
     assert added["Render Completed"] + added["Render Failed"] < 20
     assert added["$experiment_started"] > 500 and changed > 0
     # gone: downloads of renders that render-v4 made fail, and end events moved to the day before
@@ -106,7 +113,8 @@ def test_bad_experiment_keys_name_the_key(tmp_path):
     from importlib import resources
 
     data = yaml.safe_load(
-        resources.files("hitcraft_assets.mixpanel.sample").joinpath("scenarios/default.yaml").read_text())
+        resources.files("hitcraft_assets.mixpanel.sample").joinpath("scenarios/default.yaml").read_text()
+    )
     data["experiments"][0]["effects"][0]["variant"] = "nope"
     path = tmp_path / "bad.yaml"
     path.write_text(yaml.safe_dump(data, sort_keys=False))
