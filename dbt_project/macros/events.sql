@@ -16,3 +16,34 @@
 {% macro user_attribute_columns() -%}
     {{ return(['role', 'experience_level', 'utm_source', 'platform', 'country']) }}
 {%- endmacro %}
+
+
+{#
+  The select list and FROM of raw events as typed rows, the first step of every staging model over raw events:
+  partition day, time, event, distinct_id, $insert_id, the device and user ids Mixpanel's ID merge needs, the
+  platform, the `properties` [(column, Mixpanel property, numeric?)] and mp_processing_time (the dedup order).
+  The caller adds its WHERE (the partition window, an event filter).
+#}
+{% macro typed_raw_events(properties) -%}
+select
+    partition_date as event_date,
+    event_time,
+    event,
+    distinct_id,
+    insert_id,
+    coalesce(
+        {{ prop('$device_id') }},
+        case when distinct_id like '$device:%' then substr(distinct_id, 9) end
+    ) as device_id,
+    coalesce(
+        {{ prop('$user_id') }},
+        case when distinct_id not like '$device:%' then distinct_id end
+    ) as user_id,
+    lower(coalesce({{ prop('platform') }},
+        case {{ prop('$os') }} when 'iOS' then 'ios' when 'Android' then 'android' else 'web' end)) as platform,
+    {%- for column, property, numeric in properties %}
+    {{ to_float_or_null(prop(property)) if numeric else prop(property) }} as {{ column }},
+    {%- endfor %}
+    mp_processing_time
+from {{ source('mixpanel', 'raw_events') }}
+{%- endmacro %}

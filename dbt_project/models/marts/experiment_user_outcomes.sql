@@ -42,7 +42,10 @@ last_event as (
     select max(event_time) as last_event_at from {{ ref('stg_events') }}
 ),
 
-post as (
+{#- the same counts after the first exposure and, for CUPED, in the window of the same length before it #}
+{%- for window, starts, ends in [('post', 'x.first_exposed_at', 'x.window_ends_at'),
+                                 ('pre', 'x.pre_window_starts_at', 'x.first_exposed_at')] %}
+{{ window }} as (
     select
         x.experiment_name,
         x.user_key,
@@ -52,27 +55,12 @@ post as (
     from exposed as x
     inner join {{ ref('stg_events') }} as e
         on e.user_key = x.user_key
-        and e.event_time >= x.first_exposed_at
-        and e.event_time < x.window_ends_at
+        and e.event_time >= {{ starts }}
+        and e.event_time < {{ ends }}
     where e.event <> '{{ var("experiment_event") | replace("'", "''") }}'
     group by x.experiment_name, x.user_key
-),
-
-pre as (
-    select
-        x.experiment_name,
-        x.user_key,
-        {%- for name, expr in counts %}
-        {{ expr }} as {{ name }}{{ "," if not loop.last }}
-        {%- endfor %}
-    from exposed as x
-    inner join {{ ref('stg_events') }} as e
-        on e.user_key = x.user_key
-        and e.event_time >= x.pre_window_starts_at
-        and e.event_time < x.first_exposed_at
-    where e.event <> '{{ var("experiment_event") | replace("'", "''") }}'
-    group by x.experiment_name, x.user_key
-)
+){{ "," if not loop.last }}
+{%- endfor %}
 
 select
     x.experiment_name,

@@ -43,27 +43,7 @@
     + properties | map(attribute=0) | list -%}
 
 with typed as (
-    select
-        partition_date as event_date,
-        event_time,
-        event,
-        distinct_id,
-        insert_id,
-        coalesce(
-            {{ prop('$device_id') }},
-            case when distinct_id like '$device:%' then substr(distinct_id, 9) end
-        ) as device_id,
-        coalesce(
-            {{ prop('$user_id') }},
-            case when distinct_id not like '$device:%' then distinct_id end
-        ) as user_id,
-        lower(coalesce({{ prop('platform') }},
-            case {{ prop('$os') }} when 'iOS' then 'ios' when 'Android' then 'android' else 'web' end)) as platform,
-        {%- for column, property, numeric in properties %}
-        {{ to_float_or_null(prop(property)) if numeric else prop(property) }} as {{ column }},
-        {%- endfor %}
-        mp_processing_time
-    from {{ source('mixpanel', 'raw_events') }}
+    {{ typed_raw_events(properties) }}
     where {{ in_window('partition_date', lookback_days=1, lookahead_days=1) }}
 ),
 
