@@ -4,7 +4,8 @@ Every `ab_test` recommendation of a stored insight becomes a hypothesis (id = th
 recommendation's metric, first day recommended, predicted effect = its minimum detectable effect, users per
 arm). An experiment tests a hypothesis when it started on or after the day the hypothesis was first recommended
 and one of its goal metrics declares the hypothesis' insight metric in `insight_metrics` of
-seeds/experiment_metrics.csv (glob patterns, e.g. `*funnel_conversion`). Links are kept once made (there is no manual link yet)."""
+seeds/experiment_metrics.csv (glob patterns, e.g. `*funnel_conversion`). Links are kept once made (there is no
+manual link yet)."""
 
 from __future__ import annotations
 

@@ -11,9 +11,20 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-__all__ = ["METRICS_PATH", "ExperimentMetric", "experiment_metrics", "metric_by_name", "user_values"]
+__all__ = [
+    "DESIGNS_PATH",
+    "METRICS_PATH",
+    "ExperimentDesign",
+    "ExperimentMetric",
+    "experiment_designs",
+    "experiment_metrics",
+    "metric_by_name",
+    "user_values",
+]
 
-METRICS_PATH = Path(__file__).resolve().parents[3] / "dbt_project" / "seeds" / "experiment_metrics.csv"
+SEEDS = Path(__file__).resolve().parents[3] / "dbt_project" / "seeds"
+METRICS_PATH = SEEDS / "experiment_metrics.csv"
+DESIGNS_PATH = SEEDS / "experiment_designs.csv"
 KINDS = ("proportion", "mean", "ratio")
 
 
@@ -62,6 +73,46 @@ def experiment_metrics(path: Path = METRICS_PATH) -> tuple[ExperimentMetric, ...
                 )
             )
     return tuple(out)
+
+
+@dataclass(frozen=True)
+class ExperimentDesign:
+    experiment: str
+    weights: dict[str, float]  # variant -> share of users, summing to 1
+    primary_metric: str
+
+
+@lru_cache(maxsize=4)
+def experiment_designs(path: Path = DESIGNS_PATH, metrics_path: Path = METRICS_PATH) -> dict[str, ExperimentDesign]:
+    """experiment -> its designed split and primary metric (seed experiment_designs). Errors name the file, line
+    and value: a weight that is not a positive number, a variant listed twice, an unknown or changing primary
+    metric."""
+    known = {m.metric for m in experiment_metrics(metrics_path)}
+    weights: dict[str, dict[str, float]] = {}
+    primary: dict[str, str] = {}
+    with open(path, newline="", encoding="utf-8") as f:
+        for i, row in enumerate(csv.DictReader(f), start=2):
+            where = f"{path.name} line {i}"
+            name, variant, metric = (row.get(k, "").strip() for k in ("experiment", "variant", "primary_metric"))
+            if not name or not variant:
+                raise ValueError(f"{where}: experiment and variant are required")
+            try:
+                weight = float(row.get("weight", ""))
+            except ValueError:
+                raise ValueError(f"{where}: weight {row.get('weight')!r} is not a number") from None
+            if not weight > 0:
+                raise ValueError(f"{where}: weight {weight} must be greater than 0")
+            if variant in weights.setdefault(name, {}):
+                raise ValueError(f"{where}: variant {variant!r} of {name!r} is listed twice")
+            if metric not in known:
+                raise ValueError(f"{where}: primary_metric {metric!r} is not in {metrics_path.name}")
+            if primary.setdefault(name, metric) != metric:
+                raise ValueError(f"{where}: {name!r} already has primary_metric {primary[name]!r}, not {metric!r}")
+            weights[name][variant] = weight
+    return {
+        name: ExperimentDesign(name, {v: w / sum(ws.values()) for v, w in ws.items()}, primary[name])
+        for name, ws in weights.items()
+    }
 
 
 def metric_by_name(name: str) -> ExperimentMetric:

@@ -102,7 +102,9 @@ class ExperimentReadout:
     winner: str | None = None
 
     def summary(self) -> str:
-        head = "" if self.trustworthy else (f"UNTRUSTWORTHY: sample-ratio mismatch ({_srm_text(self.srm)}). ")
+        if not self.trustworthy:  # the reason repeats the SRM figures: say them once
+            return f"UNTRUSTWORTHY: {self.reason}. {self.decision.upper()}."
+        head = ""
         tail = f" Expected sample by {self.expected_date.isoformat()}." if self.expected_date else ""
         return f"{head}{self.decision.upper()}: {self.reason}.{tail}"
 
@@ -112,7 +114,11 @@ class ExperimentReadout:
 
 def _srm_text(srm: SrmResult) -> str:
     counts = " vs ".join(f"{k} {v:,}" for k, v in srm.counts.items())
-    text = f"{counts}; chi-square p = {srm.p_value:.2g}"
+    undesigned = [k for k, v in srm.counts.items() if v and k not in srm.expected_shares]
+    if undesigned:
+        return f"{counts}; variant {', '.join(undesigned)} is not in the design"
+    designed = " / ".join(f"{round(100 * w):g} %" for w in srm.expected_shares.values())
+    text = f"{counts} against a designed {designed}; chi-square p = {srm.p_value:.2g}"
     if srm.segment:
         text += f"; {srm.segment}: p = {srm.segment_p_value:.2g}"
     return text

@@ -44,14 +44,16 @@ class SrmResult:
 
 
 def srm_test(counts: dict[str, int], expected: dict[str, float] | None = None, alpha: float = 0.001) -> SrmResult:
-    """Pearson chi-square of users per variant against `expected` shares (equal when None)."""
+    """Pearson chi-square of users per variant against `expected` shares (equal when None). Users in a variant
+    that `expected` lacks fail the test outright (p = 0)."""
     names = list(counts)
-    obs = np.array([counts[n] for n in names], dtype=float)
     if expected is None:
         expected = {n: 1 / len(names) for n in names}
-    missing = [n for n in names if n not in expected]
-    if missing:
-        raise ValueError(f"SRM: no expected share for variant(s) {missing}")
+    names += [n for n in expected if n not in counts]  # a designed variant nobody was exposed to counts 0
+    obs = np.array([counts.get(n, 0) for n in names], dtype=float)
+    undesigned = [n for n in names if n not in expected]
+    if undesigned and obs.sum():  # users in a variant the design does not have: assignment is broken
+        return SrmResult(0.0, math.inf, {n: int(c) for n, c in zip(names, obs)}, dict(expected), True)
     share = np.array([expected[n] for n in names], dtype=float)
     share = share / share.sum()
     if obs.sum() == 0 or len(names) < 2:

@@ -49,9 +49,11 @@ def readouts(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
     experiments.experiment_summaries, replaced for the window's days."""
     import pandas as pd
 
+    from hitcraft_assets.analytics.experiments.metrics import experiment_designs
     from hitcraft_assets.analytics.experiments.readout import read_experiment
 
     cfg = settings.experiment_settings()
+    designs = experiment_designs()  # seed experiment_designs: designed split and primary metric
     url = warehouse.url()
     days = common.window_days(context)
     exposures = store.exposures(url)
@@ -60,7 +62,17 @@ def readouts(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
     for day in days:
         started = exposures[pd.to_datetime(exposures["first_exposure_date"]).dt.date <= day]
         for name in sorted(started["experiment_name"].unique()):
-            r = read_experiment(name, exposures, outcomes, day, alpha=cfg.alpha, srm_alpha=cfg.srm_alpha)
+            design = designs.get(name)
+            r = read_experiment(
+                name,
+                exposures,
+                outcomes,
+                day,
+                alpha=cfg.alpha,
+                srm_alpha=cfg.srm_alpha,
+                expected_shares=design.weights if design else None,
+                primary_metric=design.primary_metric if design else None,
+            )
             summaries.append(_summary_row(r))
             rows.extend({**m, "as_of": day} for m in r.metric_rows())
     summary = pd.DataFrame(summaries, columns=store.SUMMARIES.column_names)

@@ -13,7 +13,12 @@ from statsmodels.stats import proportion as sm_proportion
 
 from hitcraft_assets.analytics import ai_attribution as ai
 from hitcraft_assets.analytics.experiments import planner
-from hitcraft_assets.analytics.experiments.metrics import ExperimentMetric, experiment_metrics
+from hitcraft_assets.analytics.experiments.metrics import (
+    DESIGNS_PATH,
+    ExperimentMetric,
+    experiment_designs,
+    experiment_metrics,
+)
 from hitcraft_assets.analytics.experiments.readout import read_experiment, read_metric
 from hitcraft_assets.analytics.experiments.simulate import aa_false_positive_rates, planted_effect_coverage
 from hitcraft_assets.analytics.experiments.stats import always_valid, arm_stats, srm_test
@@ -63,8 +68,10 @@ def test_srm_flags_an_eight_percent_loss_and_not_a_fair_split():
     assert srm_test({"a": 10000, "b": 9200}).failed
     assert not srm_test({"a": 10000, "b": 9950}).failed
     assert srm_test({"a": 6000, "b": 4000}, {"a": 0.6, "b": 0.4}).p_value > 0.5  # against the designed split
-    with pytest.raises(ValueError, match="no expected share"):
-        srm_test({"a": 1, "b": 2}, {"a": 1.0})
+    undesigned = srm_test({"a": 500, "b": 500, "c": 3}, {"a": 0.5, "b": 0.5})  # users in a variant not designed
+    assert undesigned.failed and undesigned.p_value == 0.0
+    nobody = srm_test({"a": 1000}, {"a": 0.5, "b": 0.5})  # a designed variant nobody was exposed to
+    assert nobody.failed and nobody.counts == {"a": 1000, "b": 0}
 
 
 def test_delta_method_variance_of_a_ratio_matches_replications():
@@ -100,9 +107,9 @@ def test_planner_proportions_are_the_insights_numbers_and_sequential_needs_more(
         planner.plan_test(metric="m", kind="mean", baseline=1, sd=1, daily_users=1)
 
 
-def _experiment(n: int, lift: float, loss: float = 0.0, seed: int = 0):
+def _experiment(n: int, lift: float, loss: float = 0.0, seed: int = 0, split: list[float] | None = None):
     rng = np.random.default_rng(seed)
-    variant = rng.choice(["control", "treatment"], n)
+    variant = rng.choice(["control", "treatment"], n, p=split)
     platform = rng.choice(["web", "ios"], n, p=[0.6, 0.4])
     keep = ~((variant == "treatment") & (platform == "web") & (rng.random(n) < loss))
     variant, platform = variant[keep], platform[keep]
@@ -157,6 +164,35 @@ def test_an_aa_readout_keeps_running_with_a_date_until_the_sample_is_reached():
     assert r.decision == "keep running"
     assert r.expected_date is not None and r.expected_date > date(2025, 3, 15)
     assert all(m.direction == "none" for m in r.metrics)
+
+
+def test_an_unequal_design_is_read_against_its_own_split():
+    ex, out = _experiment(8000, lift=0.0, seed=3, split=[0.7, 0.3])
+    equal = read_experiment("e", ex, out, date(2025, 3, 25))
+    assert not equal.trustworthy and "against a designed 50 % / 50 %" in equal.summary()
+    designed = read_experiment("e", ex, out, date(2025, 3, 25), expected_shares={"control": 0.7, "treatment": 0.3})
+    assert designed.trustworthy and designed.srm.p_value > 0.001
+
+
+def test_experiment_designs_seed_is_valid_and_bad_rows_are_named(tmp_path):
+    designs = experiment_designs()
+    assert set(designs) == {"download_cta_v2", "assistant_greeting_aa", "onboarding_checklist"}
+    assert all(abs(sum(d.weights.values()) - 1) < 1e-12 for d in designs.values())
+    header = "experiment,variant,weight,primary_metric\n"
+    for body, message in (
+        ("x,a,0,render_conversion\n", "line 2: weight 0.0 must be greater than 0"),
+        ("x,a,half,render_conversion\n", "line 2: weight 'half' is not a number"),
+        ("x,a,1,render_conversion\nx,a,1,render_conversion\n", "line 3: variant 'a' of 'x' is listed twice"),
+        ("x,a,1,no_such_metric\n", "line 2: primary_metric 'no_such_metric' is not in experiment_metrics.csv"),
+        ("x,a,1,render_conversion\nx,b,1,download_conversion\n", "line 3: 'x' already has primary_metric"),
+    ):
+        path = tmp_path / "experiment_designs.csv"
+        path.write_text(header + body)
+        experiment_designs.cache_clear()
+        with pytest.raises(ValueError, match=message):
+            experiment_designs(path)
+    experiment_designs.cache_clear()
+    assert experiment_designs(DESIGNS_PATH) == designs
 
 
 def test_experiment_metrics_seed_is_valid():
