@@ -2,7 +2,12 @@
 
 {# `event in (<var core_events>)` #}
 {% macro is_core_event(column='event') -%}
-    {%- set names = var('core_events') -%}
+    {{ event_in('core_events', column) }}
+{%- endmacro %}
+
+{# `event in (<var names>)`, for a list var of event names (server_events, subscription_events) #}
+{% macro event_in(var_name, column='event') -%}
+    {%- set names = var(var_name) -%}
     {%- if names | length == 0 -%} 1 = 0
     {%- else -%}
     {{ column }} in ({% for n in names %}'{{ n | replace("'", "''") }}'{{ ", " if not loop.last }}{% endfor %})

@@ -11,7 +11,7 @@ from starlette.middleware.sessions import SessionMiddleware
 
 API_PREFIX = "/api/v1"
 #: the API's resource modules (each has a `router`), included under API_PREFIX
-API_MODULES = ("system", "metrics", "product", "library", "experiments")
+API_MODULES = ("system", "metrics", "product", "library", "experiments", "revenue")
 SESSION_COOKIE = "hitcraft_session"
 SESSION_MAX_AGE_S = 12 * 3600
 

@@ -5,7 +5,8 @@ answer is computed once per data version (`store.app_readers.data_version`, look
 `VERSION_CHECK_S` seconds) and served from memory until the data moves or `MAX_AGE_S` passes. The permission
 dependencies run before a cached handler, so an answer is only ever served to a caller allowed to see it; the
 answers of these resources do not depend on who asks. CSV answers are not cached (each export is audited).
-Concurrent requests for an answer being computed wait for it instead of computing it again."""
+Concurrent requests for an answer being computed wait for it instead of computing it again. An API call gets the
+answer's JSON encoding, also kept: encoding a long list (the insight library) costs more than looking it up."""
 
 from __future__ import annotations
 
@@ -17,7 +18,9 @@ from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
-from fastapi import Request
+from fastapi import Request, Response
+from fastapi.encoders import jsonable_encoder
+from fastapi.responses import JSONResponse
 
 VERSION_CHECK_S = 1.0
 MAX_AGE_S = 300.0
@@ -95,6 +98,15 @@ def cached(handler: Callable) -> Callable:
         if arguments.get("format") == "csv" or "text/csv" in request.headers.get("accept", ""):
             return handler(*args, **kwargs)
         key = (handler.__module__, handler.__qualname__, repr(sorted(arguments.items())))
-        return request.app.state.response_cache.get_or_compute(key, lambda: handler(*args, **kwargs))
+        cache: ResponseCache = request.app.state.response_cache
+        if not request.url.path.startswith("/api/"):  # a dashboard page reads the answer itself
+            return cache.get_or_compute(key, lambda: handler(*args, **kwargs))
+
+        def encoded() -> bytes:  # exactly what FastAPI would send for the answer
+            body = cache.get_or_compute(key, lambda: handler(*args, **kwargs))
+            return body if isinstance(body, Response) else JSONResponse(jsonable_encoder(body)).body
+
+        body = cache.get_or_compute((*key, "json"), encoded)
+        return body if isinstance(body, Response) else Response(body, media_type="application/json")
 
     return answer

@@ -94,6 +94,7 @@ NAVIGATION = (
     ("/prompts", "Prompts", Permission.PROMPTS),
     ("/experiments", "Experiments", Permission.EXPERIMENTS),
     ("/ai", "AI performance", Permission.AI_PERFORMANCE),
+    ("/revenue", "Revenue", Permission.REVENUE),
     ("/features", "Features", Permission.PRODUCT),
     ("/churn", "Churn", Permission.PRODUCT),
     ("/personas", "Personas", Permission.PRODUCT),
@@ -533,6 +534,53 @@ def mount(app: FastAPI) -> None:
         result = api.experiments(request)
         detail = api.experiment(request, name) if name else None
         return render(request, "experiments.html", principal, result=result, detail=detail)
+
+    @app.get("/revenue", include_in_schema=False)
+    def revenue_page(request: Request, principal: Annotated[Principal, Depends(allow(Permission.REVENUE))]):
+        from hitcraft_assets.app.api import revenue as api
+        from hitcraft_assets.store import revenue as store
+
+        url = request.app.state.url
+        newest = store.newest_day(url) if store.has_revenue(url) else None
+        if newest is None:
+            return render(request, "revenue.html", principal, result=None, plans=None, figures=[], window=None)
+        window, range_name = _window(request, newest, default="3M")
+        result = api.mrr(request, window, 30)
+        plans = api.plans(request, window.end)
+        rows = result["items"]
+        days = [r["metric_date"] for r in rows]
+        movements = [
+            ("new_mrr", "new", 1),
+            ("expansion_mrr", "expansion", 1),
+            ("reactivation_mrr", "reactivation", 1),
+            ("contraction_mrr", "contraction", -1),
+            ("churned_mrr", "churn", -1),
+        ]
+        figures = [
+            chart(
+                "mrr-line",
+                [{"type": "scatter", "mode": "lines", "name": "MRR", "x": days, "y": [r["mrr"] for r in rows]}],
+                {"yaxis": {"title": "MRR"}, "hovermode": "x unified"},
+            ),
+            chart(
+                "mrr-movements",
+                [
+                    {"type": "bar", "name": label, "x": days, "y": [sign * (r[column] or 0) for r in rows]}
+                    for column, label, sign in movements
+                ],
+                {"barmode": "relative", "yaxis": {"title": "MRR movement per day"}, "hovermode": "x unified"},
+            ),
+        ]
+        return render(
+            request,
+            "revenue.html",
+            principal,
+            result=result,
+            plans=plans,
+            figures=figures,
+            window=window,
+            range_name=range_name,
+        )
 
     @app.get("/ai", include_in_schema=False)
     def ai_page(

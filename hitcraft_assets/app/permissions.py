@@ -33,6 +33,7 @@ class Permission(StrEnum):
     MANAGE_USERS = "manage_users"  # accounts of the app, the audit log
     EXPERIMENTS = "experiments"  # experiment readouts (decisions, SRM, effects per metric and variant): no user keys
     AI_PERFORMANCE = "ai_performance"  # outcomes by model / prompt version / capability / intent, rollouts
+    REVENUE = "revenue"  # MRR and its movements, subscriptions by plan (aggregates)
 
 
 _EVERYONE = frozenset(ROLES)
@@ -50,6 +51,7 @@ MATRIX: dict[Permission, frozenset[str]] = {
     Permission.MANAGE_USERS: frozenset({"admin"}),
     Permission.EXPERIMENTS: frozenset({"admin", "product_manager", "prompt_engineer"}),
     Permission.AI_PERFORMANCE: frozenset({"admin", "product_manager", "prompt_engineer"}),
+    Permission.REVENUE: frozenset({"admin", "product_manager"}),
 }
 assert set(MATRIX) == set(Permission) and all(roles <= _EVERYONE for roles in MATRIX.values())
 

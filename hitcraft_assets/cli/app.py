@@ -15,6 +15,7 @@ from hitcraft_assets.cli.insights import ask, insights_app
 from hitcraft_assets.cli.ml import ml_app
 from hitcraft_assets.cli.platform import backfill, demo, dev, env, simulate
 from hitcraft_assets.cli.report import report
+from hitcraft_assets.cli.revenue import revenue_app
 from hitcraft_assets.cli.serve import serve
 from hitcraft_assets.cli.users import users_app
 
@@ -31,6 +32,7 @@ app.add_typer(ml_app, name="ml")
 app.add_typer(insights_app, name="insights")
 app.add_typer(users_app, name="users")
 app.add_typer(experiments_app, name="experiments")
+app.add_typer(revenue_app, name="revenue")
 
 
 def _scenario_error() -> type[Exception]:

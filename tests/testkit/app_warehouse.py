@@ -1,6 +1,6 @@
 """A warehouse filled by the real pipeline for the app's tests: sample days through the real client and loader, the
-dbt models, the ML assets and insights as Dagster materializations, and the last day's daily report files (under
-the session's HITCRAFT_HOME)."""
+dbt models, the ML, experiment and AI assets and insights as Dagster materializations, and the last day's daily
+report files (under the session's HITCRAFT_HOME)."""
 
 from __future__ import annotations
 
@@ -76,6 +76,7 @@ def _dbt(url: str, work: Path, *args: str) -> None:
 def fill(url: str, work: Path) -> FilledWarehouse:
     import dagster as dg
 
+    from hitcraft_assets.defs.experiments.assets import generation_attribution, readouts
     from hitcraft_assets.defs.insights.insights import insights
     from hitcraft_assets.defs.insights.reports import daily_report
     from hitcraft_assets.defs.ml.anomalies import anomaly_flags
@@ -116,6 +117,10 @@ def fill(url: str, work: Path) -> FilledWarehouse:
         result = dg.materialize(assets, resources=resources, tags=tags, raise_on_error=False)
         errors = [e.step_failure_data.error.to_string() for e in result.all_events if e.is_step_failure]
         assert result.success, "\n".join(errors)
+    result = dg.materialize(  # experiment readouts and AI attribution as of the last day (the app's pages)
+        [readouts, generation_attribution], resources=resources, partition_key=str(LAST), raise_on_error=False
+    )
+    assert result.success
     quiet = {"ops": {"insights__daily_report": {"config": {"send_email": False, "claude_summary": False}}}}
     result = dg.materialize(
         [daily_report], resources=resources, partition_key=str(LAST), run_config=quiet, raise_on_error=False

@@ -1,5 +1,6 @@
 {#
-  Typed, deduplicated, identity-resolved events, one partition window at a time.
+  Typed, deduplicated, identity-resolved events of what users do, one partition window at a time (the
+  billing system's server-side events, var server_events, are in stg_subscription_events instead).
   Dedup on Mixpanel's key (event, distinct_id, time, $insert_id): the copy Mixpanel processed first is
   kept (lowest mp_processing_time; ties broken by the extracted columns, so the output is deterministic: copies
   that tie on all of them are identical in every column kept). user_key: the identified user id, else the user a
@@ -45,6 +46,7 @@
 with typed as (
     {{ typed_raw_events(properties) }}
     where {{ in_window('partition_date', lookback_days=1, lookahead_days=1) }}
+      and not ({{ event_in('server_events') }})  -- billing events are not user activity (stg_subscription_events)
 ),
 
 ranked as (

@@ -140,6 +140,10 @@ class DayPlan:
     task_type: np.ndarray  # int8 TASK_CODES
     task_prompt: np.ndarray  # int16 prompt index (-1 for chat/stems)
     task_outcome: np.ndarray  # int8 render outcome for production tasks
+    # subscribers as of the end of the day (population index, ordinal of their Subscription Started day): the
+    # billing events of later days follow from these (revenue.py)
+    sub_users: np.ndarray | None = None
+    sub_days: np.ndarray | None = None
 
 
 @dataclass
@@ -148,9 +152,11 @@ class State:
     alive: np.ndarray
     nsess: np.ndarray  # int32 sessions so far
     produced: np.ndarray  # bool: completed a render in some session so far (tracked during the early phase)
+    sub_day: np.ndarray | None = None  # int32 ordinal of the day the user subscribed, -1 not (yet)
 
     def copy(self) -> State:
-        return State(self.day, self.alive.copy(), self.nsess.copy(), self.produced.copy())
+        sub = None if self.sub_day is None else self.sub_day.copy()
+        return State(self.day, self.alive.copy(), self.nsess.copy(), self.produced.copy(), sub)
 
 
 class UserModel:
@@ -312,7 +318,9 @@ class UserModel:
 
     # ------------------------------------------------------------------------------------------ state
     def initial_state(self) -> State:
-        return State(self.start.toordinal(), np.zeros(0, bool), np.zeros(0, np.int32), np.zeros(0, bool))
+        return State(
+            self.start.toordinal(), np.zeros(0, bool), np.zeros(0, np.int32), np.zeros(0, bool), np.zeros(0, np.int32)
+        )
 
     def step(self, st: State) -> DayPlan:
         """Plan day `st.day` and advance `st` to the next day (in place)."""
@@ -326,6 +334,7 @@ class UserModel:
             st.alive = np.concatenate([st.alive, np.zeros(grow, bool)])
             st.nsess = np.concatenate([st.nsess, np.zeros(grow, np.int32)])
             st.produced = np.concatenate([st.produced, np.zeros(grow, bool)])
+            st.sub_day = np.concatenate([st.sub_day, np.full(grow, -1, np.int32)])
         a, b = np.searchsorted(pop.signup_day, [d, d + 1], side="left")
         st.alive[a:b] = True  # today's signups
         rng = rng_for(self.seed, d, STREAM_PLAN)
@@ -431,6 +440,11 @@ class UserModel:
             task_outcome=outcome[task_keep],
         )
         st.nsess += np.bincount(plan.sess_user, minlength=n_all).astype(np.int32)
+        # the session that holds Subscription Started (events.py) makes the user a subscriber from today
+        subscribed = plan.sess_user[plan.sess_ord == pop.subscribe_at[plan.sess_user]]
+        st.sub_day[subscribed] = d
+        plan.sub_users = np.flatnonzero(st.sub_day >= 0)
+        plan.sub_days = st.sub_day[plan.sub_users]
         st.day = d + 1
         return plan
 

@@ -18,6 +18,7 @@ from typing import Any
 import yaml
 
 from .experiments import parse_extensions
+from .revenue import parse_revenue
 
 __all__ = [
     "SEGMENT_KEYS",
@@ -196,7 +197,7 @@ class Scenario:
     incidents: tuple[Incident, ...] = ()
     channel_churn: tuple[ChannelChurn, ...] = ()
     raw: dict = field(default_factory=dict, repr=False, compare=False)
-    # `experiments` and `ai` keys, parsed by experiments.parse_extensions
+    # `experiments` and `ai` keys, parsed by experiments.parse_extensions; `revenue` by revenue.parse_revenue
     extensions: dict = field(default_factory=lambda: {"experiments": (), "ai": None}, repr=False, compare=False)
 
     def history_start_date(self, anchor: date) -> date:
@@ -290,6 +291,7 @@ def _parse(data: Any, source: str) -> Scenario:
         "effects",
         "experiments",
         "ai",
+        "revenue",
     }
     for k in data:
         if k not in known:
@@ -544,7 +546,10 @@ def _parse(data: Any, source: str) -> Scenario:
         incidents=tuple(incidents),
         channel_churn=tuple(churns),
         raw=data,
-        extensions=parse_extensions(data, source, segment_vocab, r.err),
+        extensions={
+            **parse_extensions(data, source, segment_vocab, r.err),
+            "revenue": parse_revenue(data, list(plans), r.err),
+        },
     )
     if sc.render_completion + sc.render_failure > 1:
         raise r.err("behaviour.render", "completion + failure must be <= 1")

@@ -258,3 +258,56 @@ def test_a_users_timeline_for_support(client, accounts, filled):
             client, accounts, f"/api/v1/users/{key}/timeline", role="operations", limit=3, cursor=body["next_cursor"]
         ).json()
         assert more["items"][0]["event_time"] <= body["items"][-1]["event_time"]
+
+
+def test_experiments_and_ai_attribution_are_the_stored_readouts(client, accounts, filled):
+    from hitcraft_assets.analytics.experiments.metrics import experiment_metrics
+    from hitcraft_assets.store import experiments as store
+
+    listed = get(client, accounts, "/api/v1/experiments", role="prompt_engineer").json()["items"]
+    stored = store.latest_summaries(url=filled.url)
+    assert {r["experiment"] for r in listed} == set(stored["experiment"])
+    assert {r["experiment"] for r in listed} == {"download_cta_v2", "assistant_greeting_aa", "onboarding_checklist"}
+    assert [r["trustworthy"] for r in listed] == sorted(r["trustworthy"] for r in listed)  # untrustworthy first
+    assert all(r["as_of"] == str(filled.last) for r in listed)
+    one = get(client, accounts, "/api/v1/experiments/download_cta_v2", role="prompt_engineer").json()
+    assert one["experiment"] == "download_cta_v2" and one["summary"] and one["variants"]
+    assert {r["metric"] for r in one["items"]} == {m.metric for m in experiment_metrics()}
+    assert {r["variant"] for r in one["items"]} == {"big_button"}  # each variant against control
+    csv_rows = list(csv.DictReader(io.StringIO(get(client, accounts, "/api/v1/experiments", format="csv").text)))
+    assert len(csv_rows) == 3 and "summary" in csv_rows[0]
+    assert get(client, accounts, "/api/v1/experiments/no_such_experiment").status_code == 404
+    # AI outcomes: the render model rollout is in the trailing window, and a filter keeps that dimension's value
+    by_model = get(client, accounts, "/api/v1/ai/outcomes", dimension="model").json()["items"]
+    assert {r["dimension"] for r in by_model} == {"model"}
+    assert {"render-v3", "render-v4"} <= {r["value"] for r in by_model}
+    filtered = get(client, accounts, "/api/v1/ai/outcomes", model="render-v4").json()["items"]
+    assert {r["value"] for r in filtered if r["dimension"] == "model"} == {"render-v4"}
+    assert {r["dimension"] for r in filtered} > {"model"}  # the other dimensions stay
+    bad = get(client, accounts, "/api/v1/ai/outcomes", dimension="colour")
+    assert bad.status_code == 422 and "dimension" in str(bad.json())
+    # the planted regression: render-v4 fails more for android users only (difference in differences)
+    rollouts = get(client, accounts, "/api/v1/ai/rollouts", version="render-v4").json()["items"]
+    effect = {r["segment_value"]: r["effect"] for r in rollouts if r["outcome"] == "is_failure"}
+    assert effect["android"] == "worse" and effect["web"] != "worse"
+    assert get(client, accounts, "/api/v1/ai/rollouts", role="enablement").status_code == 403
+
+
+def test_revenue_is_the_marts_and_its_movements_explain_the_change(client, accounts, filled):
+    from hitcraft_assets.store import revenue
+
+    body = get(client, accounts, "/api/v1/revenue/mrr", role="product_manager", days=28).json()
+    items, headline = body["items"], body["headline"]
+    assert items[-1]["metric_date"] == headline["as_of"] and 28 < len(items) <= 91  # from the first paid day
+    days = [date.fromisoformat(r["metric_date"]) for r in items]
+    assert all((b - a).days == 1 for a, b in zip(days, days[1:]))  # every day, none missing
+    mart = revenue.mrr_daily(filled.days[0], filled.last, filled.url)
+    by_day = {str(d): v for d, v in zip(mart["metric_date"], mart["mrr"])}
+    assert all(r["mrr"] == pytest.approx(by_day[r["metric_date"]]) for r in items if r["metric_date"] in by_day)
+    assert headline["mrr"] > 0 and headline["arr"] == pytest.approx(12 * headline["mrr"])
+    assert headline["mrr"] - headline["mrr_before"] == pytest.approx(headline["net_new_mrr"])
+    plans = get(client, accounts, "/api/v1/revenue/plans", role="product_manager").json()["items"]
+    assert {p["plan"] for p in plans} <= {"pro_monthly", "pro_yearly", "studio_monthly"} and plans
+    assert sum(p["mrr"] for p in plans) == pytest.approx(headline["mrr"])  # paying now = the MRR of the day
+    assert get(client, accounts, "/api/v1/revenue/plans", as_of="yesterday").status_code == 422
+    assert get(client, accounts, "/api/v1/revenue/mrr", role="prompt_engineer").status_code == 403

@@ -146,6 +146,10 @@ def test_pages_render_in_both_themes_and_print(browser, server, accounts):
         "/features",
         "/churn",
         "/personas",
+        "/experiments",
+        "/experiments?name=onboarding_checklist",
+        "/ai",
+        "/revenue",
         "/insights",
         "/reports",
         "/pipeline",
@@ -156,6 +160,21 @@ def test_pages_render_in_both_themes_and_print(browser, server, accounts):
         _ready(page)
         errors = page.locator(".error-page").count()
         assert errors == 0, path
+    # the experiment page states the verdict first, the same one the API answers
+    page.goto(f"{server}/experiments?name=download_cta_v2")
+    _ready(page)
+    assert page.locator("h2").first.inner_text().startswith("download_cta_v2")
+    verdict = page.locator("main p strong").first.inner_text()
+    assert verdict.split(":")[0] in ("SHIP", "STOP", "KEEP RUNNING", "UNTRUSTWORTHY")
+    # a segment filter on the Overview keeps the key metrics of that segment
+    page.goto(f"{server}/")
+    _ready(page)
+    page.select_option("select[name=segment_type]", "platform")
+    page.fill("input[name=segment_value]", "ios")
+    page.click("button.apply")
+    page.wait_for_url("**segment_value=ios**")
+    _ready(page)
+    assert "platform = ios" in page.locator("h1").inner_text() and page.locator(".card").count() >= 5
     page.click("#theme-toggle")
     assert page.evaluate("document.documentElement.dataset.theme") == "light"
     page.emulate_media(media="print")

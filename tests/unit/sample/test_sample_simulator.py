@@ -5,6 +5,7 @@ import orjson
 import pytest
 
 from hitcraft_assets.mixpanel.sample import Simulator, load_scenario, write_export_files
+from hitcraft_assets.mixpanel.sample.revenue import BILLING_EVENTS
 
 ANCHOR = date(2025, 5, 15)
 
@@ -81,6 +82,9 @@ def test_event_shape_and_ordering(sim):
         p = e["properties"]
         assert isinstance(p["time"], int) and isinstance(p["mp_processing_time_ms"], int)
         assert p["mp_processing_time_ms"] >= p["time"] * 1000
+        if e["event"] in BILLING_EVENTS:  # server-side: the billing system knows the user, not the device
+            assert p["distinct_id"].startswith("u_") and p["mp_lib"] == "python" and p["subscription_id"], e
+            continue
         for k in ("distinct_id", "$insert_id", "$os", "$browser", "mp_country_code", "$city", "$device_id"):
             assert p.get(k), (k, e)
         if e["event"] == "Prompt Selected":
@@ -91,6 +95,7 @@ def test_event_shape_and_ordering(sim):
             assert p["utm_source"] and p["role"] and p["experience_level"] and p["$user_id"] == p["distinct_id"]
     sub = [e for w in range(7) for e in day_events(sim, d - timedelta(days=w)) if e["event"] == "Subscription Started"]
     assert sub and all(e["properties"]["plan"] and e["properties"]["amount"] > 0 for e in sub)
+    assert all(e["properties"]["period_start"] < e["properties"]["period_end"] for e in sub)
 
 
 def test_id_merge_anonymous_then_identified(sim):
