@@ -543,10 +543,23 @@ def mount(app: FastAPI) -> None:
         url = request.app.state.url
         newest = store.newest_day(url) if store.has_revenue(url) else None
         if newest is None:
-            return render(request, "revenue.html", principal, result=None, plans=None, figures=[], window=None)
+            return render(
+                request,
+                "revenue.html",
+                principal,
+                result=None,
+                plans=None,
+                attribution=None,
+                budget=None,
+                figures=[],
+                window=None,
+            )
         window, range_name = _window(request, newest, default="3M")
         result = api.mrr(request, window, 30)
         plans = api.plans(request, window.end)
+        level = request.query_params.get("level") or "source"
+        attribution = api.attribution(request, level)
+        budget = api.budget(request)
         rows = result["items"]
         days = [r["metric_date"] for r in rows]
         movements = [
@@ -571,12 +584,34 @@ def mount(app: FastAPI) -> None:
                 {"barmode": "relative", "yaxis": {"title": "MRR movement per day"}, "hovermode": "x unified"},
             ),
         ]
+        credits = attribution["items"]
+        if credits:
+            keys = sorted({r["key"] for r in credits})
+            credited = {(r["model"], r["key"]): r["conversions"] for r in credits}
+            figures.append(
+                chart(
+                    "attribution-bars",
+                    [
+                        {
+                            "type": "bar",
+                            "name": m,
+                            "x": keys,
+                            "y": [credited.get((m, k), 0) for k in keys],
+                        }
+                        for m in dict.fromkeys(r["model"] for r in credits)
+                    ],
+                    {"barmode": "group", "yaxis": {"title": f"conversions credited by {level}"}},
+                )
+            )
         return render(
             request,
             "revenue.html",
             principal,
             result=result,
             plans=plans,
+            attribution=attribution,
+            budget=budget,
+            level=level,
             figures=figures,
             window=window,
             range_name=range_name,

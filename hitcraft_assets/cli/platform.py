@@ -106,6 +106,10 @@ def demo(
     runtime.interrupt_on_termination()
     try:
         with EmbeddedDatabase(), runtime.dagster_dev(host, port if ui else None, quiet=True) as server:
+            if settings.mixpanel_settings().is_sample:  # the marketing spend a team keeps outside Mixpanel
+                from hitcraft_assets.cli.revenue import import_sample_spend
+
+                say(f"sample marketing spend: {import_sample_spend(first, last)} rows (hitcraft revenue import-spend)")
             _run_backfill(server.url, first, last, title=f"demo {first}..{last}", only_missing=True)
             if ui:
                 with app_beside_dagster(host, app_port) as app_url:
@@ -185,7 +189,8 @@ def simulate(
     anchor: str | None = typer.Option(None, help="Anchor day for relative scenario dates (default: today)."),
     gzip: bool = typer.Option(False, "--gzip", help="Write .ndjson.gz files."),
 ) -> None:
-    """Write sample Mixpanel export files (one NDJSON file per day, export line format)."""
+    """Write sample Mixpanel export files (one NDJSON file per day, export line format) and the sample's marketing
+    spend (channel_spend.csv, for `hitcraft revenue import-spend`)."""
     from hitcraft_assets.mixpanel.sample import Simulator, load_scenario, write_export_files
 
     first, last = parse_day(start, "--start"), parse_day(end, "--end")
@@ -196,6 +201,13 @@ def simulate(
     )
     started = time.monotonic()
     files = write_export_files(sim, first, last, out, gzip=gzip)
+    from hitcraft_assets.cli.revenue import write_spend_csv
+    from hitcraft_assets.mixpanel.sample.marketing import spend_rows
+
+    spend = [r for k in range((last - first).days + 1) for r in spend_rows(sim.model, first + timedelta(days=k))]
+    if spend:  # the marketing spend a team keeps outside Mixpanel (`hitcraft revenue import-spend`)
+        write_spend_csv(spend, out / "channel_spend.csv")
+        files.append(out / "channel_spend.csv")
     for f in files:
         say(f"{f}  {f.stat().st_size / 1e6:.1f} MB")
     say(f"{len(files)} file(s) in {time.monotonic() - started:.1f}s")

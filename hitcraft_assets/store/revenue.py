@@ -1,16 +1,51 @@
-"""Readers of the revenue marts (dbt: marts.mrr_daily, marts.subscriptions): MRR with its movements over a range,
-the headline figures as of a day, and subscriptions by plan (with early cancellations)."""
+"""Readers of the revenue marts (dbt: marts.mrr_daily, marts.subscriptions, marts.marketing_touchpoints): MRR with
+its movements over a range, the headline figures as of a day, subscriptions by plan (with early cancellations), the
+touchpoints; and the attribution table the revenue/attribution asset writes (schema `revenue`)."""
 
 from __future__ import annotations
 
 from datetime import date, timedelta
 
 from hitcraft_assets.store import warehouse
+from hitcraft_assets.store.warehouse import Table
 
 MRR = "marts.mrr_daily"
 SUBSCRIPTIONS = "marts.subscriptions"
 MOVEMENTS = ("new_mrr", "expansion_mrr", "reactivation_mrr", "contraction_mrr", "churned_mrr")
 EARLY_PERIODS = 2  # "early" cancellation: within the first two billing periods
+TOUCHPOINTS = "marts.marketing_touchpoints"
+
+ATTRIBUTION = Table(
+    "revenue",
+    "attribution",
+    (
+        ("as_of", "date not null"),
+        ("level", "text not null"),  # source (utm_source) or campaign (utm_campaign)
+        ("model", "text not null"),
+        ("key", "text not null"),
+        ("conversions", "double precision"),
+        ("revenue", "double precision"),
+        ("share", "double precision"),
+        ("disagreement", "double precision"),
+        ("lookback_days", "integer"),
+    ),
+    ("as_of", "level", "model", "key"),
+)
+
+#: the marketing spend the team keeps outside Mixpanel (`hitcraft revenue import-spend FILE.csv`)
+CHANNEL_SPEND = Table(
+    "marketing",
+    "channel_spend",
+    (
+        ("spend_date", "date not null"),
+        ("channel", "text not null"),
+        ("campaign", "text not null"),
+        ("spend", "double precision not null"),
+        ("currency", "text not null"),
+    ),
+    ("spend_date", "channel", "campaign"),
+)
+SPEND_COLUMNS = ("date", "channel", "campaign", "spend", "currency")
 
 
 def has_revenue(url: str | None = None) -> bool:
@@ -90,3 +125,140 @@ def plans(as_of: date, url: str | None = None):
         {"as_of": as_of, "early": EARLY_PERIODS},
         url=url,
     )
+
+
+def touchpoints(url: str | None = None):
+    return warehouse.read_frame(
+        f"select user_key, touch_time, source, campaign, converted_at, days_before_conversion, revenue"
+        f" from {TOUCHPOINTS} order by user_key, touch_number",
+        url=url,
+    )
+
+
+def has_attribution(url: str | None = None) -> bool:
+    return warehouse.table_exists(ATTRIBUTION.qualified, url)
+
+
+def attribution(level: str = "source", url: str | None = None):
+    """The newest attribution of `level`: one row per model and key."""
+    return warehouse.read_frame(
+        f"select * from {ATTRIBUTION.qualified} where level = %(level)s"
+        f" and as_of = (select max(as_of) from {ATTRIBUTION.qualified}) order by key, model",
+        {"level": level},
+        url=url,
+    )
+
+
+def read_spend_csv(path, currency: str = "USD"):
+    """A spend file (columns date, channel, campaign, spend, currency; campaign and currency optional) as rows of
+    marketing.channel_spend. Every problem is reported at once with its line and column, and nothing is imported
+    from a file with any: a spend file is curated by hand, and half of it would give wrong ROI silently."""
+    import csv
+    from datetime import date as _date
+
+    import pandas as pd
+
+    rows, problems = [], []
+    with open(path, newline="", encoding="utf-8") as f:
+        reader = csv.DictReader(f)
+        missing = [c for c in ("date", "channel", "spend") if c not in (reader.fieldnames or [])]
+        if missing:
+            raise ValueError(f"{path}: missing column(s) {', '.join(missing)} (expected {', '.join(SPEND_COLUMNS)})")
+        seen = set()
+        for line, row in enumerate(reader, start=2):
+            where = f"{path} line {line}"
+            try:
+                day = _date.fromisoformat((row.get("date") or "").strip())
+            except ValueError:
+                problems.append(f"{where}: date {row.get('date')!r} is not YYYY-MM-DD")
+                continue
+            channel = (row.get("channel") or "").strip()
+            campaign = (row.get("campaign") or "").strip() or "(all)"
+            if not channel:
+                problems.append(f"{where}: channel is empty")
+                continue
+            try:
+                amount = float(row.get("spend") or "")
+            except ValueError:
+                problems.append(f"{where}: spend {row.get('spend')!r} is not a number")
+                continue
+            if not amount >= 0:
+                problems.append(f"{where}: spend {amount} is negative")
+                continue
+            cur = (row.get("currency") or "").strip() or currency
+            if cur != currency:
+                problems.append(f"{where}: currency {cur!r} is not the revenue currency {currency!r}")
+                continue
+            if (day, channel, campaign) in seen:
+                problems.append(f"{where}: {day} {channel} {campaign} is listed twice")
+                continue
+            seen.add((day, channel, campaign))
+            rows.append({"spend_date": day, "channel": channel, "campaign": campaign, "spend": amount, "currency": cur})
+    if problems:
+        raise ValueError(f"{len(problems)} problem(s); nothing imported:\n" + "\n".join(problems[:50]))
+    return pd.DataFrame(rows, columns=CHANNEL_SPEND.column_names)
+
+
+def import_spend(frame, url: str | None = None) -> int:
+    """Replace the spend of the frame's channels over the frame's dates by the frame (a file is the truth for the
+    days and channels it covers: importing it again changes nothing)."""
+    if frame.empty:
+        return 0
+    where = "spend_date between %(first)s and %(last)s and channel = any(%(channels)s)"
+    params = {
+        "first": frame["spend_date"].min(),
+        "last": frame["spend_date"].max(),
+        "channels": sorted(frame["channel"].unique()),
+    }
+    return warehouse.replace_rows(CHANNEL_SPEND, frame, where=where, params=params, url=url)
+
+
+def channel_spend(start: date | None = None, end: date | None = None, url: str | None = None):
+    """Daily spend per channel (campaigns summed) over start..end (all when None)."""
+    if not warehouse.table_exists(CHANNEL_SPEND.qualified, url):
+        import pandas as pd
+
+        return pd.DataFrame(columns=["spend_date", "channel", "spend"])
+    return warehouse.read_frame(
+        f"select spend_date, channel, sum(spend) as spend from {CHANNEL_SPEND.qualified}"
+        " where spend_date between coalesce(%(start)s, date '1900-01-01') and coalesce(%(end)s, date '2999-12-31')"
+        " group by spend_date, channel order by spend_date, channel",
+        {"start": start, "end": end},
+        url=url,
+    )
+
+
+def daily_signups_by_channel(start: date, end: date, url: str | None = None):
+    """Signups per day and acquisition channel (marts.dim_users), the response a channel's spend buys."""
+    return warehouse.read_frame(
+        "select signup_date, acquisition_channel as channel, count(*) as signups"
+        " from marts.dim_users where signup_date between %(start)s and %(end)s"
+        " group by 1, 2 order by 1, 2",
+        {"start": start, "end": end},
+        url=url,
+    )
+
+
+def revenue_per_paying_user_by_channel(url: str | None = None):
+    """Per acquisition channel: signups, paying users and their revenue so far (marts.subscriptions)."""
+    return warehouse.read_frame(
+        "select d.acquisition_channel as channel, count(*) as signups, count(s.user_key) as paying,"
+        " coalesce(sum(s.revenue), 0) as revenue"
+        " from marts.dim_users as d left join (select user_key, sum(revenue) as revenue from marts.subscriptions"
+        " group by user_key) as s on s.user_key = d.user_key group by d.acquisition_channel order by 1",
+        url=url,
+    )
+
+
+def budget_inputs(start: date, end: date, url: str | None = None):
+    """(daily rows channel, spend_date, spend, signups over start..end; value per signup by channel: its users'
+    subscription revenue so far per signup) for analytics.budget."""
+    spend = channel_spend(start, end, url)
+    if spend.empty:
+        return spend.assign(signups=[]), {}
+    signups = daily_signups_by_channel(start, end, url).rename(columns={"signup_date": "spend_date"})
+    daily = spend.merge(signups, on=["spend_date", "channel"], how="left").fillna({"signups": 0})
+    daily = daily.astype({"spend": float, "signups": float})
+    values = revenue_per_paying_user_by_channel(url)
+    value = {r.channel: float(r.revenue) / r.signups for r in values.itertuples() if r.signups}
+    return daily, value

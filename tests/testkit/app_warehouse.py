@@ -82,6 +82,7 @@ def fill(url: str, work: Path) -> FilledWarehouse:
     from hitcraft_assets.defs.ml.anomalies import anomaly_flags
     from hitcraft_assets.defs.ml.trends import metric_trends
     from hitcraft_assets.defs.resources import WarehouseResource
+    from hitcraft_assets.defs.revenue.assets import attribution
     from hitcraft_assets.mixpanel.ingest import load_days
     from hitcraft_assets.store import warehouse
     from hitcraft_assets.store.raw_events import ensure_schema
@@ -121,6 +122,12 @@ def fill(url: str, work: Path) -> FilledWarehouse:
         [readouts, generation_attribution], resources=resources, partition_key=str(LAST), raise_on_error=False
     )
     assert result.success
+    assert dg.materialize([attribution], resources=resources, raise_on_error=False).success
+    from hitcraft_assets.store import revenue
+    from testkit.experiment_warehouse import sample_spend_csv
+
+    spend = sample_spend_csv(work / "channel_spend.csv", DAYS, scale=0.5, anchor=ANCHOR)
+    revenue.import_spend(revenue.read_spend_csv(spend), url)
     quiet = {"ops": {"insights__daily_report": {"config": {"send_email": False, "claude_summary": False}}}}
     result = dg.materialize(
         [daily_report], resources=resources, partition_key=str(LAST), run_config=quiet, raise_on_error=False

@@ -28,3 +28,14 @@ def load_sample(conn, days: list[date], *, scale: float = 1.0, anchor: date = AN
         return load_days(
             conn, client, days, project_today=now.date(), reporting_tz="UTC", source="sample", client_version="test"
         )
+
+
+def sample_spend_csv(path, days: list[date], *, scale: float = 1.0, anchor: date = ANCHOR):
+    """The sample's marketing spend for `days` as the CSV a team would import (`hitcraft revenue import-spend`)."""
+    from hitcraft_assets.cli.revenue import write_spend_csv
+    from hitcraft_assets.mixpanel.sample import Simulator, load_scenario
+    from hitcraft_assets.mixpanel.sample.marketing import spend_rows
+
+    sim = Simulator(load_scenario(), anchor_date=anchor, scale=scale)
+    write_spend_csv([r for d in days for r in spend_rows(sim.model, d)], path)
+    return path

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .experiments import apply_extensions
+from .marketing import apply_marketing
 from .model import OUTCOME_COMPLETED, OUTCOME_FAILED, STREAM_EXPAND, TASK_CODES, DayPlan, UserModel, rng_for
 from .revenue import apply_revenue
 
@@ -207,7 +208,7 @@ def expand_day(m: UserModel, plan: DayPlan) -> EventBatch:
     del parts
     order = np.argsort(cols["time"], kind="stable")
     batch = EventBatch(**{k: cols[k][order] for k in _COLS}, bases=bases, tables=_tables(m))
-    return apply_revenue(m, plan, apply_extensions(m, plan, batch))
+    return apply_marketing(m, plan, apply_revenue(m, plan, apply_extensions(m, plan, batch)))
 
 
 _COLS = ("time", "proc_ms", "code", "base", "aux", "rid", "dur", "ids")

@@ -21,6 +21,7 @@ from datetime import date, timedelta
 
 import numpy as np
 
+from .marketing import never_converts
 from .scenario import TASK_TYPES, Scenario
 
 __all__ = [
@@ -442,6 +443,7 @@ class UserModel:
         st.nsess += np.bincount(plan.sess_user, minlength=n_all).astype(np.int32)
         # the session that holds Subscription Started (events.py) makes the user a subscriber from today
         subscribed = plan.sess_user[plan.sess_ord == pop.subscribe_at[plan.sess_user]]
+        subscribed = subscribed[~never_converts(self, subscribed)]  # the planted poor-conversion channel
         st.sub_day[subscribed] = d
         plan.sub_users = np.flatnonzero(st.sub_day >= 0)
         plan.sub_days = st.sub_day[plan.sub_users]

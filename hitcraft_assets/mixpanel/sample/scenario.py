@@ -18,6 +18,7 @@ from typing import Any
 import yaml
 
 from .experiments import parse_extensions
+from .marketing import parse_marketing
 from .revenue import parse_revenue
 
 __all__ = [
@@ -292,6 +293,7 @@ def _parse(data: Any, source: str) -> Scenario:
         "experiments",
         "ai",
         "revenue",
+        "marketing",
     }
     for k in data:
         if k not in known:
@@ -549,6 +551,7 @@ def _parse(data: Any, source: str) -> Scenario:
         extensions={
             **parse_extensions(data, source, segment_vocab, r.err),
             "revenue": parse_revenue(data, list(plans), r.err),
+            "marketing": parse_marketing(data, list(channels), r.err),
         },
     )
     if sc.render_completion + sc.render_failure > 1:

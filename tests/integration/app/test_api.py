@@ -311,3 +311,26 @@ def test_revenue_is_the_marts_and_its_movements_explain_the_change(client, accou
     assert sum(p["mrr"] for p in plans) == pytest.approx(headline["mrr"])  # paying now = the MRR of the day
     assert get(client, accounts, "/api/v1/revenue/plans", as_of="yesterday").status_code == 422
     assert get(client, accounts, "/api/v1/revenue/mrr", role="prompt_engineer").status_code == 403
+
+
+def test_attribution_and_budget_answer_with_their_assumptions(client, accounts, filled):
+    from hitcraft_assets.analytics.attribution import MODELS
+
+    body = get(client, accounts, "/api/v1/revenue/attribution", role="product_manager", level="campaign").json()
+    assert body["level"] == "campaign" and {r["model"] for r in body["items"]} == set(MODELS)
+    totals = {}
+    for r in body["items"]:
+        totals[r["model"]] = totals.get(r["model"], 0) + r["conversions"]
+    assert max(totals.values()) - min(totals.values()) < 1e-6  # each model hands out the same conversions
+    one = get(client, accounts, "/api/v1/revenue/attribution", model="markov").json()["items"]
+    assert {r["model"] for r in one} == {"markov"}
+    assert get(client, accounts, "/api/v1/revenue/attribution", model="shapley").status_code == 422
+    budget = get(client, accounts, "/api/v1/revenue/budget", days=42).json()
+    assert "bootstrap" in budget["assumptions"] and budget["as_of"] == str(filled.last)
+    assert {r["channel"] for r in budget["items"]} <= {"google_ads", "tiktok", "instagram", "youtube"}
+    assert budget["items"] and budget["allocation"]
+    proposed = sum(r["proposed_spend"] for r in budget["allocation"])
+    assert proposed == pytest.approx(sum(r["current_spend"] for r in budget["allocation"]))
+    capped = get(client, accounts, "/api/v1/revenue/budget", days=42, max="google_ads:1").json()["allocation"]
+    assert next(r for r in capped if r["channel"] == "google_ads")["proposed_spend"] <= 1 + 1e-6
+    assert get(client, accounts, "/api/v1/revenue/budget", max="google_ads:lots").status_code == 422
