@@ -36,6 +36,8 @@ def _sample_exposures() -> pd.DataFrame:
             continue
         sel = idx[batch.code[idx] < 0]
         for ev in batch.dicts(sel):
+            if ev["event"] != "$experiment_started":  # other extensions add events too (trials, billing)
+                continue
             p = ev["properties"]
             rows.append((p["Experiment name"], p["distinct_id"], p["Variant name"], p["platform"], p["time"]))
     frame = pd.DataFrame(rows, columns=["experiment_name", "user_key", "variant_name", "platform", "time"])

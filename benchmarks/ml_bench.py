@@ -13,11 +13,10 @@ DAYS = [ANCHOR - timedelta(days=63 - i) for i in range(63)]
 NOW = datetime(2026, 6, 8, 4, tzinfo=UTC)
 
 
-def _sample_marts(work: Path) -> dict:
-    """Load the sample days through the real client and loader, build the models; seconds per step."""
+def load_sample_days(anchor: date, now: datetime, days: list[date]) -> dict:
+    """Load sample days (default scenario, scale 1) through the real client and loader into the warehouse."""
     import httpx
 
-    from benchmarks.dbt_bench import _dbt
     from hitcraft_assets.mixpanel.client import MixpanelClient, MixpanelConfig
     from hitcraft_assets.mixpanel.ingest import load_days
     from hitcraft_assets.mixpanel.ratelimit import RateLimiter
@@ -25,23 +24,30 @@ def _sample_marts(work: Path) -> dict:
     from hitcraft_assets.store import warehouse
     from hitcraft_assets.store.raw_events import ensure_schema
 
-    app = SampleMixpanelApp(Simulator(load_scenario(), anchor_date=ANCHOR), now=NOW)
+    app = SampleMixpanelApp(Simulator(load_scenario(), anchor_date=anchor), now=now)
     config = MixpanelConfig(project_id="sample", username="sample", secret="sample", api_base_url="http://sample")
     client = MixpanelClient(
-        config, transport=httpx.WSGITransport(app=app), limiter=RateLimiter.unlimited(), now=lambda: NOW
+        config, transport=httpx.WSGITransport(app=app), limiter=RateLimiter.unlimited(), now=lambda: now
     )
     started = time.monotonic()
     with warehouse.connection() as conn, client:
         ensure_schema(conn)
         loads = load_days(
-            conn, client, DAYS, reporting_tz="UTC", source="bench", client_version="bench", project_today=NOW.date()
+            conn, client, days, reporting_tz="UTC", source="bench", client_version="bench", project_today=now.date()
         )
-    ingest_s = time.monotonic() - started
+    return {"raw_events": sum(w.rows for w in loads), "ingest_s": time.monotonic() - started}
+
+
+def _sample_marts(work: Path) -> dict:
+    """Load the sample days through the real client and loader, build the models; seconds per step."""
+    from benchmarks.dbt_bench import _dbt
+
+    loaded = load_sample_days(ANCHOR, NOW, DAYS)
     vars_ = f'{{"min_date": "{DAYS[0]}", "max_date": "{DAYS[-1]}"}}'
     daily_s, _ = _dbt(["run", "--select", "tag:daily", "--vars", vars_], work)
     tables = "daily_metrics daily_metrics_by_segment dim_users user_lifecycle_daily prompt_performance"
     tables_s, _ = _dbt(["run", "--select", tables], work)
-    return {"raw_events": sum(w.rows for w in loads), "ingest_s": ingest_s, "dbt_s": daily_s + tables_s}
+    return {"raw_events": loaded["raw_events"], "ingest_s": loaded["ingest_s"], "dbt_s": daily_s + tables_s}
 
 
 def run(work: Path) -> dict:

@@ -228,6 +228,7 @@ def main() -> None:
     from benchmarks import experiments_bench
 
     results["experiments"] = experiments_bench.run()
+    results["revenue"] = revenue_benchmarks()
     RESULTS.write_text(json.dumps(results, indent=2, default=str) + "\n")
     print(json.dumps(results, indent=2, default=str))
 
@@ -265,6 +266,24 @@ def ml_benchmarks() -> dict:
     try:
         print("ML benchmark: 63 sample days at scale 1 …", flush=True)
         result = ml_bench.run(home)
+        print(json.dumps(result, indent=2, default=str), flush=True)
+        return result
+    finally:
+        warehouse.stop_embedded()
+        shutil.rmtree(home, ignore_errors=True)
+
+
+def revenue_benchmarks() -> dict:
+    """MRR against an independent computation, attribution per model, budget curves: in a fresh embedded database."""
+    from benchmarks import revenue_bench
+    from hitcraft_assets.store import warehouse
+
+    home = Path(tempfile.mkdtemp(prefix="hcbrev-", dir="/tmp"))
+    os.environ["HITCRAFT_HOME"] = str(home)
+    warehouse.warehouse_url()
+    try:
+        print("revenue benchmark: 90 sample days at scale 1 …", flush=True)
+        result = revenue_bench.run(home)
         print(json.dumps(result, indent=2, default=str), flush=True)
         return result
     finally:
@@ -316,6 +335,8 @@ if __name__ == "__main__":
         from benchmarks import experiments_bench
 
         _merge("experiments", experiments_bench.run())  # pure statistics and the sample simulator: no database
+    elif sys.argv[1:] == ["revenue"]:
+        _merge("revenue", revenue_benchmarks())  # `python -m benchmarks.run revenue`: a fresh embedded database
     elif sys.argv[1:] == ["ml"]:
         _merge("ml", ml_benchmarks())  # `python -m benchmarks.run ml`: only this part, merged into the results
     else:

@@ -18,6 +18,7 @@ import pytest
 from scipy import stats as scipy_stats
 from testkit.experiment_warehouse import load_sample, sample_days, sample_spend_csv
 
+from hitcraft_assets.analytics.revenue_reference import independent_daily_mrr
 from hitcraft_assets.store import warehouse
 
 pytestmark = pytest.mark.slow
@@ -60,45 +61,6 @@ def _frame(url: str, sql: str, params=None) -> pd.DataFrame:
     return warehouse.read_frame(sql, params=params, url=url)
 
 
-def _independent_daily_mrr(url: str) -> pd.DataFrame:
-    """MRR per day and its movements per paying user, straight from raw.events: each paid period (the first from
-    Subscription Started, the others from Subscription Renewed, one per subscription and period start) counts its
-    monthly amount on the days it covers; a user's day-over-day change is one movement."""
-    raw = _frame(
-        url,
-        "select distinct on (event, distinct_id, event_time, insert_id) event, distinct_id, event_time,"
-        " properties ->> 'subscription_id' as subscription_id, properties ->> 'amount' as amount,"
-        " properties ->> 'billing_period' as billing_period, properties ->> 'period_start' as period_start,"
-        " properties ->> 'period_end' as period_end from raw.events"
-        " where event in ('Subscription Started', 'Subscription Renewed')"
-        " order by event, distinct_id, event_time, insert_id, mp_processing_time",
-    )
-    raw = raw.sort_values("event_time").drop_duplicates(["subscription_id", "period_start"])
-    raw["mrr"] = raw["amount"].astype(float) / raw["billing_period"].map({"month": 1.0, "year": 12.0})
-    days = pd.date_range(pd.to_datetime(raw["period_start"]).min(), LAST).date
-    per_user = {}
-    for user, periods in raw.groupby("distinct_id"):
-        starts = pd.to_datetime(periods["period_start"]).dt.date.to_numpy()
-        ends = pd.to_datetime(periods["period_end"]).dt.date.to_numpy()
-        per_user[user] = [float(periods["mrr"][(starts <= d) & (d < ends)].sum()) for d in days]
-    levels = pd.DataFrame(per_user, index=days)
-    before = levels.shift(1, fill_value=0.0)
-    paid_before = (before.cummax() > 0).shift(1, fill_value=False)
-    delta = levels - before
-    changed = levels.ne(before)
-    kinds = {
-        "new": changed & (before == 0) & ~paid_before,
-        "reactivation": changed & (before == 0) & paid_before,
-        "churn": changed & (levels == 0) & (before > 0),
-        "expansion": changed & (before > 0) & (levels > before),
-        "contraction": changed & (levels > 0) & (levels < before),
-    }
-    out = pd.DataFrame({"mrr": levels.sum(axis=1), "paying_customers": (levels > 0).sum(axis=1)})
-    for kind, mask in kinds.items():
-        out[kind] = delta.where(mask, 0.0).abs().sum(axis=1)
-    return out
-
-
 def test_dbt_models_and_their_tests_pass(built):
     tail = built["dbt"].split("Done.")[-1]
     assert "ERROR=0" in tail and "FAIL" not in tail, built["dbt"][-3000:]
@@ -108,7 +70,7 @@ def test_dbt_models_and_their_tests_pass(built):
 
 def test_mrr_and_its_movements_equal_an_independent_computation(built):
     mart = _frame(built["url"], "select * from marts.mrr_daily order by metric_date").set_index("metric_date")
-    expected = _independent_daily_mrr(built["url"])
+    expected = independent_daily_mrr(built["url"], LAST)
     assert list(mart.index) == list(expected.index)
     assert mart["mrr"].astype(float).to_numpy() == pytest.approx(expected["mrr"].to_numpy(), abs=1e-6)
     assert mart["paying_customers"].tolist() == expected["paying_customers"].tolist()
