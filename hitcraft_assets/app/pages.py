@@ -569,10 +569,43 @@ def mount(app: FastAPI) -> None:
             ("contraction_mrr", "contraction", -1),
             ("churned_mrr", "churn", -1),
         ]
+        ahead = api.forecast(request)["items"]
+        band = (
+            [
+                {
+                    "type": "scatter",
+                    "mode": "lines",
+                    "line": {"width": 0},
+                    "showlegend": False,
+                    "hoverinfo": "skip",
+                    "x": [r["forecast_date"] for r in ahead],
+                    "y": [r["upper"] for r in ahead],
+                },
+                {
+                    "type": "scatter",
+                    "mode": "lines",
+                    "line": {"width": 0},
+                    "fill": "tonexty",
+                    "name": "90 % interval",
+                    "x": [r["forecast_date"] for r in ahead],
+                    "y": [r["lower"] for r in ahead],
+                },
+                {
+                    "type": "scatter",
+                    "mode": "lines",
+                    "line": {"dash": "dot"},
+                    "name": "forecast",
+                    "x": [r["forecast_date"] for r in ahead],
+                    "y": [r["forecast"] for r in ahead],
+                },
+            ]
+            if ahead
+            else []
+        )
         figures = [
             chart(
                 "mrr-line",
-                [{"type": "scatter", "mode": "lines", "name": "MRR", "x": days, "y": [r["mrr"] for r in rows]}],
+                [{"type": "scatter", "mode": "lines", "name": "MRR", "x": days, "y": [r["mrr"] for r in rows]}, *band],
                 {"yaxis": {"title": "MRR"}, "hovermode": "x unified"},
             ),
             chart(

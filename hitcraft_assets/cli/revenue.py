@@ -247,3 +247,24 @@ def import_sample_spend(first, last) -> int:
         columns=revenue.CHANNEL_SPEND.column_names,
     )
     return revenue.import_spend(frame)
+
+
+@revenue_app.command("forecast")
+def forecast() -> None:
+    """MRR for the next 30 days with its 90 % interval (asset revenue/mrr_forecast), every 7th day, and the
+    rolling-origin backtest: MAPE against the seasonal naive forecast's on the same days."""
+    with EmbeddedDatabase():
+        from hitcraft_assets.store import revenue
+
+        frame, backtest = revenue.mrr_forecast()
+    if frame is None or frame.empty:
+        raise UserError("no MRR forecast yet: materialize revenue/mrr_forecast (needs 28 days of MRR)")
+    say(f"MRR forecast from {frame['as_of'].iloc[0]} ({frame['model'].iloc[0]}, {frame['level'].iloc[0]:.0%} interval)")
+    weekly = frame.iloc[6::7][["forecast_date", "forecast", "lower", "upper"]].round(2)
+    show("every 7th day", weekly)
+    if backtest and backtest.get("mape_pct") == backtest.get("mape_pct"):
+        say(
+            f"backtest ({int(backtest['n_origins'])} origins x {int(backtest['horizon_days'])} days): MAPE "
+            f"{backtest['mape_pct']:.2f} % vs seasonal naive {backtest['naive_mape_pct']:.2f} %; interval coverage "
+            f"{backtest['coverage']:.0%}"
+        )

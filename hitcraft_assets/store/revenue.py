@@ -32,6 +32,38 @@ ATTRIBUTION = Table(
     ("as_of", "level", "model", "key"),
 )
 
+MRR_FORECAST = Table(
+    "revenue",
+    "mrr_forecast",
+    (
+        ("as_of", "date not null"),  # the last MRR day the forecast is made from
+        ("forecast_date", "date not null"),
+        ("forecast", "double precision"),
+        ("lower", "double precision"),
+        ("upper", "double precision"),
+        ("level", "double precision"),
+        ("model", "text"),
+    ),
+    ("as_of", "forecast_date"),
+)
+MRR_BACKTEST = Table(
+    "revenue",
+    "mrr_forecast_backtest",
+    (
+        ("as_of", "date not null"),
+        ("model", "text"),
+        ("n_days", "integer"),
+        ("n_origins", "integer"),
+        ("horizon_days", "integer"),
+        ("mape_pct", "double precision"),
+        ("smape_pct", "double precision"),
+        ("mase", "double precision"),
+        ("coverage", "double precision"),
+        ("naive_mape_pct", "double precision"),
+    ),
+    ("as_of",),
+)
+
 #: the marketing spend the team keeps outside Mixpanel (`hitcraft revenue import-spend FILE.csv`)
 CHANNEL_SPEND = Table(
     "marketing",
@@ -262,3 +294,15 @@ def budget_inputs(start: date, end: date, url: str | None = None):
     values = revenue_per_paying_user_by_channel(url)
     value = {r.channel: float(r.revenue) / r.signups for r in values.itertuples() if r.signups}
     return daily, value
+
+
+def mrr_forecast(url: str | None = None):
+    """The newest MRR forecast (rows per forecast day) and its backtest row (or None)."""
+    if not warehouse.table_exists(MRR_FORECAST.qualified, url):
+        return None, None
+    newest = f"(select max(as_of) from {MRR_FORECAST.qualified})"
+    frame = warehouse.read_frame(
+        f"select * from {MRR_FORECAST.qualified} where as_of = {newest} order by forecast_date", url=url
+    )
+    backtest = warehouse.read_frame(f"select * from {MRR_BACKTEST.qualified} where as_of = {newest}", url=url)
+    return frame, (backtest.iloc[0].to_dict() if len(backtest) else None)

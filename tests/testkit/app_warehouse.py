@@ -82,7 +82,7 @@ def fill(url: str, work: Path) -> FilledWarehouse:
     from hitcraft_assets.defs.ml.anomalies import anomaly_flags
     from hitcraft_assets.defs.ml.trends import metric_trends
     from hitcraft_assets.defs.resources import WarehouseResource
-    from hitcraft_assets.defs.revenue.assets import attribution
+    from hitcraft_assets.defs.revenue.assets import attribution, mrr_forecast
     from hitcraft_assets.mixpanel.ingest import load_days
     from hitcraft_assets.store import warehouse
     from hitcraft_assets.store.raw_events import ensure_schema
@@ -122,7 +122,7 @@ def fill(url: str, work: Path) -> FilledWarehouse:
         [readouts, generation_attribution], resources=resources, partition_key=str(LAST), raise_on_error=False
     )
     assert result.success
-    assert dg.materialize([attribution], resources=resources, raise_on_error=False).success
+    assert dg.materialize([attribution, mrr_forecast], resources=resources, raise_on_error=False).success
     from hitcraft_assets.store import revenue
     from testkit.experiment_warehouse import sample_spend_csv
 

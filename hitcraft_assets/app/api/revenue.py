@@ -214,3 +214,26 @@ def budget(
         assumptions=ASSUMPTIONS,
         allocation=allocation,
     )
+
+
+FORECAST_COLUMNS = ("forecast_date", "forecast", "lower", "upper")
+
+
+@router.get("/revenue/forecast", dependencies=REVENUE, tags=["revenue"], summary="MRR forecast with intervals")
+@cached
+def forecast(request: Request, format: FormatQuery = None):
+    """MRR for the next 30 days with a 90 % interval (revenue/mrr_forecast) and its rolling-origin backtest (MAPE,
+    sMAPE, MASE, coverage, and the seasonal naive forecast's MAPE on the same days)."""
+    frame, backtest = store.mrr_forecast(request.app.state.url)
+    model = frame["model"].iloc[0] if frame is not None and len(frame) else None
+    as_of = frame["as_of"].iloc[0] if frame is not None and len(frame) else None
+    return table(
+        request,
+        records(frame, FORECAST_COLUMNS),
+        FORECAST_COLUMNS,
+        name="mrr-forecast",
+        format=format,
+        as_of=as_of,
+        model=model,
+        backtest=plain(backtest) if backtest else None,
+    )

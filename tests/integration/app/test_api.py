@@ -311,6 +311,9 @@ def test_revenue_is_the_marts_and_its_movements_explain_the_change(client, accou
     assert sum(p["mrr"] for p in plans) == pytest.approx(headline["mrr"])  # paying now = the MRR of the day
     assert get(client, accounts, "/api/v1/revenue/plans", as_of="yesterday").status_code == 422
     assert get(client, accounts, "/api/v1/revenue/mrr", role="prompt_engineer").status_code == 403
+    ahead = get(client, accounts, "/api/v1/revenue/forecast").json()
+    assert len(ahead["items"]) == 30 and ahead["backtest"]["n_origins"] >= 1 and ahead["model"]
+    assert all(r["lower"] <= r["forecast"] <= r["upper"] for r in ahead["items"])
 
 
 def test_attribution_and_budget_answer_with_their_assumptions(client, accounts, filled):

@@ -50,9 +50,9 @@ def _materialize_attribution(url: str):
     import dagster as dg
 
     from hitcraft_assets.defs.resources import WarehouseResource
-    from hitcraft_assets.defs.revenue.assets import attribution
+    from hitcraft_assets.defs.revenue.assets import attribution, mrr_forecast
 
-    result = dg.materialize([attribution], resources={"warehouse": WarehouseResource(database_url=url)})
+    result = dg.materialize([attribution, mrr_forecast], resources={"warehouse": WarehouseResource(database_url=url)})
     assert result.success
     return result
 
@@ -203,9 +203,11 @@ def test_budget_recovers_the_planted_diminishing_returns_and_improves_on_the_cur
     daily, value = revenue.budget_inputs(DAYS[-56], LAST, built["url"])
     curves = {c.channel: c for c in budget.fit_curves(daily, value)}
     assert set(curves) == {"google_ads", "tiktok", "instagram", "youtube"}
-    # planted: google_ads signups = a * spend^0.5, the others ^0.8
-    assert curves["google_ads"].b_low < 0.5 < curves["google_ads"].b_high
-    assert curves["google_ads"].b < curves["instagram"].b
+    # planted: google_ads signups = a * spend^0.5, the others ^0.8 (the spend's day-to-day noise biases a
+    # log-log fit slightly low: errors in x)
+    google = curves["google_ads"]
+    assert abs(google.b - 0.5) < 0.08, (google.b, google.b_low, google.b_high)
+    assert google.b_high < min(c.b_low for name, c in curves.items() if name != "google_ads")
     plan = budget.optimise(list(curves.values()), sum(c.mean_spend for c in curves.values()))
     assert plan["proposed_revenue"].sum() > plan["current_revenue"].sum()
     assert (plan["proposed_spend"] <= plan["max_spend"] + 1e-6).all()
@@ -215,3 +217,22 @@ def test_budget_recovers_the_planted_diminishing_returns_and_improves_on_the_cur
     assert "predicted revenue per day" in shown.output and "marginal_roi" in shown.output
     attribution = CliRunner().invoke(app, ["revenue", "attribution", "--level", "campaign"])
     assert attribution.exit_code == 0 and "yt_creators" in attribution.output and "markov" in attribution.output
+
+
+def test_mrr_forecast_has_intervals_and_a_backtest_against_seasonal_naive(built, monkeypatch):
+    from typer.testing import CliRunner
+
+    from hitcraft_assets.cli import app
+    from hitcraft_assets.store import revenue
+
+    frame, backtest = revenue.mrr_forecast(built["url"])
+    assert len(frame) == 30 and frame["as_of"].iloc[0] == LAST
+    assert (frame["lower"] <= frame["forecast"]).all() and (frame["forecast"] <= frame["upper"]).all()
+    assert backtest["n_origins"] == 4 and backtest["mape_pct"] >= 0 and backtest["naive_mape_pct"] >= 0
+    checks = {c.check_name: c for c in built["attribution"].get_asset_check_evaluations()}
+    assert checks["forecast_beats_seasonal_naive"].metadata["naive_mape_pct"].value == pytest.approx(
+        backtest["naive_mape_pct"]
+    )
+    monkeypatch.setenv("HITCRAFT_DATABASE_URL", built["url"])
+    shown = CliRunner().invoke(app, ["revenue", "forecast"])
+    assert shown.exit_code == 0 and "MAPE" in shown.output and "seasonal naive" in shown.output, shown.output
