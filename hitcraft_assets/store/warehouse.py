@@ -300,6 +300,21 @@ def _copy_value(value):
     return value
 
 
+INTEGER_TYPES = ("integer", "bigint", "smallint", "int")
+
+
+def _as_integers(values, where: str):
+    """A float column bound for an integer column (pandas makes ints float once one value is missing): written as
+    integers, or an error naming the column when a value has a fraction (never truncated silently)."""
+    import numpy as np
+
+    present = values.dropna()
+    fractional = present[present != np.round(present)]
+    if len(fractional):
+        raise ValueError(f"{where}: {fractional.iloc[0]} is not an integer")
+    return values.astype("Int64")
+
+
 def replace_rows(table: Table, frame, *, where: str | None = None, params: dict | None = None, url: str | None = None):
     """Replace the rows of `table` matching `where` (all rows when None) by `frame`, in one transaction.
 
@@ -314,9 +329,11 @@ def replace_rows(table: Table, frame, *, where: str | None = None, params: dict 
     if missing or extra:
         raise ValueError(f"{table.qualified}: frame columns differ from the table (missing {missing}, extra {extra})")
     out = frame[table.column_names].copy()
-    for column in out.columns:
+    for column, sql_type in table.columns:
         if out[column].dtype == object:
             out[column] = out[column].map(_copy_value)
+        elif sql_type.split()[0] in INTEGER_TYPES and out[column].dtype.kind == "f":
+            out[column] = _as_integers(out[column], f"{table.qualified}.{column}")
     buffer = io.StringIO()
     out.to_csv(buffer, index=False, header=False, na_rep="\\N")
     buffer.seek(0)
