@@ -105,10 +105,11 @@ def attribution(context: dg.AssetExecutionContext, warehouse: WarehouseResource)
 )
 def mrr_forecast(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
     """MRR for the next 30 days with a 90 % prediction interval (the platform's metric forecaster: statsmodels ETS
-    with a damped trend, weekly seasonality when the series has one, on log1p), and a rolling-origin backtest (4
-    non-overlapping 7-day forecasts ending at the last day): MAPE, sMAPE, MASE, interval coverage, and the
-    seasonal naive forecast's MAPE on the same days. Tables revenue.mrr_forecast and revenue.mrr_forecast_backtest,
-    replaced for the newest MRR day. Needs 28 days of MRR; fewer: a warning and no forecast."""
+    with a damped trend, weekly seasonality when the series has one, on the raw scale, clipped at 0), and a
+    rolling-origin backtest (4 non-overlapping 7-day forecasts ending at the last day): MAPE, sMAPE, MASE, interval
+    coverage, and the seasonal naive forecast's MAPE on the same days. Tables revenue.mrr_forecast and
+    revenue.mrr_forecast_backtest, replaced for the newest MRR day. Needs 28 days of MRR; fewer: a warning and no
+    forecast."""
     import pandas as pd
 
     from hitcraft_assets.analytics.forecast import forecast_metric
@@ -132,7 +133,11 @@ def mrr_forecast(context: dg.AssetExecutionContext, warehouse: WarehouseResource
             ],
         )
     series = pd.Series(frame["mrr"].to_numpy(float), index=pd.to_datetime(frame["metric_date"]))
-    result = forecast_metric(series, horizon=FORECAST_DAYS, level=0.9, bounds="nonnegative")
+    # on the raw scale: MRR is a smooth level, and on log1p the ramp of a young history (MRR from a few paid periods
+    # to thousands) blew the interval up to 20x the level (measured on the demo); MRR is never below 0
+    result = forecast_metric(series, horizon=FORECAST_DAYS, level=0.9, bounds="none")
+    for column in ("forecast", "lower", "upper"):
+        result.frame[column] = result.frame[column].clip(lower=0.0)
     rows = result.frame.assign(
         as_of=newest, forecast_date=result.frame["date"].dt.date, level=result.level, model=result.model
     )[store.MRR_FORECAST.column_names]
