@@ -45,7 +45,7 @@ def run(work: Path) -> dict:
     assert dg.materialize([attribution], resources={"warehouse": WarehouseResource(database_url=url)}).success
     sim = Simulator(load_scenario(), anchor_date=ANCHOR)
     spend_csv = work / "channel_spend.csv"
-    write_spend_csv([r for d in DAYS for r in spend_rows(sim.model, d)], spend_csv)
+    write_spend_csv(spend_rows(sim.model, DAYS[0], DAYS[-1]), spend_csv)
     revenue.import_spend(revenue.read_spend_csv(spend_csv), url)
 
     mart = revenue.mrr_daily(DAYS[0] - timedelta(days=400), DAYS[-1], url).set_index("metric_date")

@@ -255,40 +255,35 @@ def dbt_benchmarks() -> list[dict]:
     return out
 
 
-def ml_benchmarks() -> dict:
-    """Anomaly quality (sample + public labelled series) and churn model scores, in a fresh embedded database."""
-    from benchmarks import ml_bench
+def _in_fresh_warehouse(prefix: str, title: str, run) -> dict:
+    """`run(home)` in a fresh embedded database under a temporary HITCRAFT_HOME, removed afterwards."""
     from hitcraft_assets.store import warehouse
 
-    home = Path(tempfile.mkdtemp(prefix="hcbml-", dir="/tmp"))
+    home = Path(tempfile.mkdtemp(prefix=prefix, dir="/tmp"))
     os.environ["HITCRAFT_HOME"] = str(home)
     warehouse.warehouse_url()
     try:
-        print("ML benchmark: 63 sample days at scale 1 …", flush=True)
-        result = ml_bench.run(home)
+        print(title, flush=True)
+        result = run(home)
         print(json.dumps(result, indent=2, default=str), flush=True)
         return result
     finally:
         warehouse.stop_embedded()
         shutil.rmtree(home, ignore_errors=True)
+
+
+def ml_benchmarks() -> dict:
+    """Anomaly quality (sample + public labelled series) and churn model scores, in a fresh embedded database."""
+    from benchmarks import ml_bench
+
+    return _in_fresh_warehouse("hcbml-", "ML benchmark: 63 sample days at scale 1 …", ml_bench.run)
 
 
 def revenue_benchmarks() -> dict:
     """MRR against an independent computation, attribution per model, budget curves: in a fresh embedded database."""
     from benchmarks import revenue_bench
-    from hitcraft_assets.store import warehouse
 
-    home = Path(tempfile.mkdtemp(prefix="hcbrev-", dir="/tmp"))
-    os.environ["HITCRAFT_HOME"] = str(home)
-    warehouse.warehouse_url()
-    try:
-        print("revenue benchmark: 90 sample days at scale 1 …", flush=True)
-        result = revenue_bench.run(home)
-        print(json.dumps(result, indent=2, default=str), flush=True)
-        return result
-    finally:
-        warehouse.stop_embedded()
-        shutil.rmtree(home, ignore_errors=True)
+    return _in_fresh_warehouse("hcbrev-", "revenue benchmark: 90 sample days at scale 1 …", revenue_bench.run)
 
 
 def speed_benchmarks() -> dict:

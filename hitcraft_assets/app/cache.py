@@ -103,10 +103,8 @@ def cached(handler: Callable) -> Callable:
             return cache.get_or_compute(key, lambda: handler(*args, **kwargs))
 
         def encoded() -> bytes:  # exactly what FastAPI would send for the answer
-            body = cache.get_or_compute(key, lambda: handler(*args, **kwargs))
-            return body if isinstance(body, Response) else JSONResponse(jsonable_encoder(body)).body
+            return JSONResponse(jsonable_encoder(cache.get_or_compute(key, lambda: handler(*args, **kwargs)))).body
 
-        body = cache.get_or_compute((*key, "json"), encoded)
-        return body if isinstance(body, Response) else Response(body, media_type="application/json")
+        return Response(cache.get_or_compute((*key, "json"), encoded), media_type="application/json")
 
     return answer

@@ -204,7 +204,7 @@ def simulate(
     from hitcraft_assets.cli.revenue import write_spend_csv
     from hitcraft_assets.mixpanel.sample.marketing import spend_rows
 
-    spend = [r for k in range((last - first).days + 1) for r in spend_rows(sim.model, first + timedelta(days=k))]
+    spend = spend_rows(sim.model, first, last)
     if spend:  # the marketing spend a team keeps outside Mixpanel (`hitcraft revenue import-spend`)
         write_spend_csv(spend, out / "channel_spend.csv")
         files.append(out / "channel_spend.csv")

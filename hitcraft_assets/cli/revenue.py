@@ -133,18 +133,11 @@ def sample_spend(
 
 def sample_spend_rows(first, last) -> list[dict]:
     """The sample source's spend rows for first..last (the same simulator and anchor as the sample Mixpanel)."""
-    from datetime import timedelta
-
     from hitcraft_assets.defs.resources import sample_anchor_date
     from hitcraft_assets.mixpanel.sample import Simulator, load_scenario
     from hitcraft_assets.mixpanel.sample.marketing import spend_rows
 
-    sim = Simulator(load_scenario(), anchor_date=sample_anchor_date())
-    rows, day = [], first
-    while day <= last:
-        rows.extend(spend_rows(sim.model, day))
-        day += timedelta(days=1)
-    return rows
+    return spend_rows(Simulator(load_scenario(), anchor_date=sample_anchor_date()).model, first, last)
 
 
 def write_spend_csv(rows: list[dict], out: Path) -> None:
@@ -230,23 +223,15 @@ def budget(
 
 
 def import_sample_spend(first, last) -> int:
-    """Import the sample source's spend for first..last (the demo's marketing spend file); inside EmbeddedDatabase."""
-    import pandas as pd
-
+    """Import the sample source's spend for first..last the way a team imports its file: written to
+    $HITCRAFT_HOME/sample_channel_spend.csv, then read and imported like `hitcraft revenue import-spend`. Inside
+    EmbeddedDatabase."""
+    from hitcraft_assets import settings
     from hitcraft_assets.store import revenue
 
-    rows = sample_spend_rows(first, last)
-    frame = pd.DataFrame(
-        {
-            "spend_date": [pd.Timestamp(r["date"]).date() for r in rows],
-            "channel": [r["channel"] for r in rows],
-            "campaign": [r["campaign"] for r in rows],
-            "spend": [float(r["spend"]) for r in rows],
-            "currency": "USD",
-        },
-        columns=revenue.CHANNEL_SPEND.column_names,
-    )
-    return revenue.import_spend(frame)
+    path = settings.hitcraft_home() / "sample_channel_spend.csv"
+    write_spend_csv(sample_spend_rows(first, last), path)
+    return revenue.import_spend(revenue.read_spend_csv(path))
 
 
 @revenue_app.command("forecast")

@@ -37,5 +37,5 @@ def sample_spend_csv(path, days: list[date], *, scale: float = 1.0, anchor: date
     from hitcraft_assets.mixpanel.sample.marketing import spend_rows
 
     sim = Simulator(load_scenario(), anchor_date=anchor, scale=scale)
-    write_spend_csv([r for d in days for r in spend_rows(sim.model, d)], path)
+    write_spend_csv(spend_rows(sim.model, days[0], days[-1]), path)
     return path

@@ -104,9 +104,8 @@ class ExperimentReadout:
     def summary(self) -> str:
         if not self.trustworthy:  # the reason repeats the SRM figures: say them once
             return f"UNTRUSTWORTHY: {self.reason}. {self.decision.upper()}."
-        head = ""
         tail = f" Expected sample by {self.expected_date.isoformat()}." if self.expected_date else ""
-        return f"{head}{self.decision.upper()}: {self.reason}.{tail}"
+        return f"{self.decision.upper()}: {self.reason}.{tail}"
 
     def metric_rows(self) -> list[dict]:
         return [asdict(m) for m in self.metrics]

@@ -169,6 +169,7 @@ def apply_marketing(m, plan, batch):
     sources = np.array([s for s, _ in cfg.touch_mix])
     source = np.where(signup_session, channel, sources[_pick(unit_hash(material, "touch-source"), cfg.touch_mix)])
     campaign_u = unit_hash(material, "campaign")
+    hit = np.zeros(len(su), bool)  # sessions the planted campaign takes
     if cfg.converting_campaign is not None:  # the planted campaign: before a future subscription
         c_source, c_name, c_share = cfg.converting_campaign
         sub_at = pop.subscribe_at[su]
@@ -181,7 +182,7 @@ def apply_marketing(m, plan, batch):
     for k in np.flatnonzero(touch).tolist():
         spec = cfg.sources[str(source[k])]
         name = spec.campaigns[int(_pick(campaign_u[k : k + 1], spec.campaigns)[0])][0]
-        if cfg.converting_campaign is not None and not signup_session[k] and hit[k]:
+        if hit[k]:
             name = cfg.converting_campaign[1]
         utm_by_id[batch.ids[starts[k]]] = {
             "utm_source": str(source[k]),
@@ -207,16 +208,23 @@ def apply_marketing(m, plan, batch):
     )
 
 
-def spend_rows(m, day) -> list[dict]:
-    """The marketing spend of `day` per paid source and campaign: the spend that buys the day's signups of that
-    channel on a diminishing-returns curve signups = a * spend ^ b, with a set so that the channel's mean daily
-    signups cost `cost_per_signup` each (a deterministic function of the simulated signups)."""
+def spend_rows(m, first, last) -> list[dict]:
+    """The marketing spend of each day first..last (inclusive) per paid source and campaign: the spend that buys
+    the day's signups of that channel on a diminishing-returns curve signups = a * spend ^ b, with a set so that
+    the channel's mean daily signups cost `cost_per_signup` each (a deterministic function of the simulated
+    signups). Rows: date, channel, campaign, spend."""
     cfg = _config(m)
     if cfg is None:
         return []
+    return [r for d in range(first.toordinal(), last.toordinal() + 1) for r in _day_spend(m, cfg, d)]
+
+
+def _day_spend(m, cfg: MarketingConfig, d: int) -> list[dict]:
+    from datetime import date
+
     from .experiments import unit_hash
 
-    d = day.toordinal()
+    day = date.fromordinal(d)
     m.ensure_population(d)
     pop, sc = m.pop, m.sc
     a0, a1 = np.searchsorted(pop.signup_day, [d, d + 1], side="left")
