@@ -3,6 +3,7 @@ together and turns user errors into one line."""
 
 from __future__ import annotations
 
+import os
 import sys
 
 import typer
@@ -46,6 +47,8 @@ def main() -> None:
 
     warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
     warnings.filterwarnings("ignore", message=".*is currently in (beta|preview).*")
+    # names this command's connections in pg_stat_activity (libpq reads PGAPPNAME), e.g. "hitcraft dev"
+    os.environ.setdefault("PGAPPNAME", " ".join(["hitcraft", *sys.argv[1:2]]))
     try:
         app()
     except (UserError, settings.ConfigError, _scenario_error()) as exc:

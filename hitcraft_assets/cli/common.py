@@ -101,7 +101,10 @@ class EmbeddedDatabase:
         if stopped:
             say("embedded PostgreSQL stopped")
         elif clients:
-            say(f"embedded PostgreSQL left running: {clients} other connection(s) use it (`hitcraft db stop`)")
+            say(
+                f"embedded PostgreSQL left running: {len(clients)} other connection(s) use it: {', '.join(clients)} "
+                "(`hitcraft db stop` stops it)"
+            )
 
 
 def show(title: str, frame, empty: str = "(none)") -> None:

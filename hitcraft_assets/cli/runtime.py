@@ -168,7 +168,8 @@ def dagster_dev(
     port = port or free_port(host)
     if port_in_use(host, port):
         raise RuntimeError(f"port {port} on {host} is already in use (is `hitcraft dev` running? use --port)")
-    env = settings.process_environment(**apply_environment())
+    # PGAPPNAME: the UI's, daemon's and runs' connections say "dagster" in pg_stat_activity (dbt's say "dbt")
+    env = settings.process_environment(**apply_environment(), PGAPPNAME="dagster")
     from hitcraft_assets.defs.dbt.project import prepare_manifest
 
     prepare_manifest()  # once here, not in every Dagster process
@@ -203,22 +204,45 @@ def dagster_dev(
             out.close()
 
 
-def _stop(process: subprocess.Popen) -> None:
-    """SIGINT to dagster dev's process group (it shuts down its webserver, daemon and code servers);
-    SIGKILL if that takes over 30 s or the user interrupts the shutdown itself."""
-    if process.poll() is not None:
-        return
+def _stop(process: subprocess.Popen, grace_s: float = 30.0) -> None:
+    """SIGINT to dagster dev's process group (it shuts down its webserver, daemon and code servers), then SIGKILL to
+    whatever of the group is left after `grace_s` or when the user interrupts the shutdown itself. Waits for the whole
+    group, not only its leader: dagster dev exits once its webserver and daemon have, while their code servers may
+    still hold connections to the embedded database, which then would not stop."""
+    group = process.pid  # start_new_session: the leader's pid is the group's id
+    deadline = time.monotonic() + grace_s
     try:
-        os.killpg(process.pid, signal.SIGINT)
-        process.wait(timeout=30)
+        if process.poll() is None:
+            os.killpg(group, signal.SIGINT)
+        process.wait(timeout=grace_s)
+        while _group_alive(group) and time.monotonic() < deadline:
+            time.sleep(0.2)
     except (subprocess.TimeoutExpired, KeyboardInterrupt):
+        pass
+    except ProcessLookupError:
+        return
+    if _group_alive(group) or process.poll() is None:
         try:
-            os.killpg(process.pid, signal.SIGKILL)
+            os.killpg(group, signal.SIGKILL)
         except ProcessLookupError:
             pass
-        process.wait()
-    except ProcessLookupError:
-        pass
+    process.wait()
+    kill_deadline = time.monotonic() + 10  # SIGKILL cannot be refused; this only waits for the kernel
+    while _group_alive(group) and time.monotonic() < kill_deadline:
+        time.sleep(0.1)
+
+
+def _group_alive(group: int) -> bool:
+    """Whether a process of the group still runs (exited ones waiting to be reaped by init do not count)."""
+    import psutil
+
+    for proc in psutil.process_iter(["status"]):
+        try:
+            if os.getpgid(proc.pid) == group and proc.info["status"] != psutil.STATUS_ZOMBIE:
+                return True
+        except (ProcessLookupError, psutil.Error):
+            continue
+    return False
 
 
 def interrupt_on_termination() -> None:

@@ -37,33 +37,40 @@ def announce(base: str) -> None:
 
 
 @contextlib.contextmanager
-def app_server(host: str, port: int) -> Iterator[str]:
-    """The app served by uvicorn in a thread of this process until the block ends; yields its base URL once it
-    answers (waiting as long as the server thread is alive: a loaded machine only makes this slower)."""
+def app_server(host: str, port: int, **app_options) -> Iterator[str]:
+    """The app (`create_app(**app_options)`) served by uvicorn in a thread of this process until the block ends;
+    yields its base URL once it answers (waiting as long as the server thread is alive: a loaded machine only makes
+    this slower)."""
     import httpx
     import uvicorn
 
     from hitcraft_assets.app import create_app
+    from hitcraft_assets.store import warehouse
 
-    server = uvicorn.Server(uvicorn.Config(create_app(), host=host, port=port, log_level="warning", access_log=False))
-    server.install_signal_handlers = lambda: None  # Ctrl-C belongs to the command that started us
-    thread = threading.Thread(target=server.run, name="hitcraft-app", daemon=True)
-    thread.start()
-    base = f"http://{host}:{port}"
-    while thread.is_alive() and not server.started:
-        time.sleep(0.2)
-    if not thread.is_alive():
-        raise RuntimeError(f"the analytics app could not start on {host}:{port} (is the port taken? --app-port)")
-    with contextlib.suppress(httpx.HTTPError):
-        httpx.get(f"{base}/api/v1/health", timeout=30)
+    server = thread = None
+    # everything here is undone on any exit, Ctrl-C while the app starts included: a connection left open (the app
+    # opens its pool when it is created) would keep the embedded database from stopping
     try:
+        server = uvicorn.Server(
+            uvicorn.Config(create_app(), host=host, port=port, log_level="warning", access_log=False)
+        )
+        server.install_signal_handlers = lambda: None  # Ctrl-C belongs to the command that started us
+        thread = threading.Thread(target=server.run, name="hitcraft-app", daemon=True)
+        thread.start()
+        base = f"http://{host}:{port}"
+        while thread.is_alive() and not server.started:
+            time.sleep(0.2)
+        if not thread.is_alive():
+            raise RuntimeError(f"the analytics app could not start on {host}:{port} (is the port taken? --app-port)")
+        with contextlib.suppress(httpx.HTTPError):
+            httpx.get(f"{base}/api/v1/health", timeout=30)
         yield base
     finally:
-        from hitcraft_assets.store import warehouse
-
-        server.should_exit = True
-        thread.join(timeout=30)
-        warehouse.close_pools()  # the embedded database stops only when no client is connected
+        if server is not None:
+            server.should_exit = True
+        if thread is not None and thread.is_alive():
+            thread.join(timeout=30)
+        warehouse.close_pools()
 
 
 @contextlib.contextmanager
@@ -73,17 +80,13 @@ def app_beside_dagster(host: str, port: int) -> Iterator[str | None]:
     if not port:
         yield None
         return
-    try:
-        server = app_server(host, port)
-        base = server.__enter__()
-    except RuntimeError as exc:
-        say(f"analytics app not started: {exc}")
-        yield None
-        return
-    try:
+    with contextlib.ExitStack() as stack:
+        try:
+            base = stack.enter_context(app_server(host, port))
+        except RuntimeError as exc:
+            say(f"analytics app not started: {exc}")
+            base = None
         yield base
-    finally:
-        server.__exit__(None, None, None)
 
 
 def serve(
@@ -101,8 +104,11 @@ def serve(
     import uvicorn
 
     from hitcraft_assets.app import create_app
+    from hitcraft_assets.store import warehouse
 
-    with EmbeddedDatabase():
+    # the app's pool is closed before the embedded database is asked to stop (it stops only with no client left)
+    with EmbeddedDatabase(), contextlib.ExitStack() as stack:
+        stack.callback(warehouse.close_pools)
         announce(f"http://{host}:{port}")
         say("Ctrl-C stops it.")
         if workers == 1:

@@ -77,27 +77,28 @@ def embedded_running() -> bool:
     return bool(info and info.is_running())
 
 
-def embedded_other_clients() -> int:
-    """Client connections to the embedded server other than this one (0 if it is not running)."""
+def embedded_other_clients() -> list[str]:
+    """Client connections to the embedded server other than this one, each as "application (state)"; none if it is
+    not running."""
     if not embedded_running():
-        return 0
+        return []
     import psycopg2
 
     conn = psycopg2.connect(embedded_server().get_uri("postgres"))
     try:
         with conn.cursor() as cur:
             cur.execute(
-                "select count(*) from pg_stat_activity where backend_type = 'client backend' "
-                "and pid <> pg_backend_pid()"
+                "select coalesce(nullif(application_name, ''), 'unnamed') || ' (' || coalesce(state, '?') || ')' "
+                "from pg_stat_activity where backend_type = 'client backend' and pid <> pg_backend_pid() order by 1"
             )
-            return cur.fetchone()[0]
+            return [row[0] for row in cur.fetchall()]
     finally:
         conn.close()
 
 
-def stop_embedded_if_idle(wait_s: float = 10.0) -> tuple[bool, int]:
+def stop_embedded_if_idle(wait_s: float = 10.0) -> tuple[bool, list[str]]:
     """Stop the embedded server unless other clients stay connected for `wait_s` (processes that were
-    just told to stop may need a moment to close theirs). Returns (stopped, clients still connected)."""
+    just told to stop may need a moment to close theirs). Returns (stopped, the clients still connected)."""
     import time
 
     deadline = time.monotonic() + wait_s
@@ -105,7 +106,7 @@ def stop_embedded_if_idle(wait_s: float = 10.0) -> tuple[bool, int]:
         time.sleep(0.5)
     if clients:
         return False, clients
-    return stop_embedded(), 0
+    return stop_embedded(), []
 
 
 def stop_embedded() -> bool:

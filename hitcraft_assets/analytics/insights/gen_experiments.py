@@ -21,6 +21,8 @@ from hitcraft_assets.analytics.insights.model import Insight, Recommendation
 
 __all__ = ["ai_version_insights", "experiment_result_insights"]
 
+CONFIDENCE = 0.95  # of the readouts' always-valid intervals
+
 
 def _day(frame: pd.DataFrame, column: str, as_of: date) -> pd.DataFrame:
     days = pd.to_datetime(frame[column]).dt.date
@@ -43,10 +45,10 @@ def _hypothesis_text(hypotheses: pd.DataFrame | None, experiment: str) -> tuple[
         if (predicted is not None and pd.notna(predicted) and pd.notna(h.get("users_per_arm")))
         else ""
     )
-    return (
-        f' It tests the hypothesis recommended on {h["created_on"]}: "{h["hypothesis"]}"{pred}.',
-        {"predicted_effect": float(predicted)} if predicted is not None and pd.notna(predicted) else {},
-    )
+    numbers = {}
+    if pred:
+        numbers = {"predicted_effect": float(predicted), "users_per_arm": float(h["users_per_arm"])}
+    return f' It tests the hypothesis recommended on {h["created_on"]}: "{h["hypothesis"]}"{pred}.', numbers
 
 
 def experiment_result_insights(
@@ -78,13 +80,32 @@ def experiment_result_insights(
             sample_unit="users",
         )
         if not s.trustworthy:
+            # built from the summary's columns, not its free text, so that every number quoted is evidence
+            counts = s.variants if isinstance(s.variants, dict) else {}
+            srm_numbers = {f"users_{variant}": float(n) for variant, n in counts.items()}
+            segment = ""
+            if s.srm_segment and pd.notna(s.srm_segment_p_value):
+                segment = f"; {s.srm_segment}: {text.p_text(float(s.srm_segment_p_value))}"
+                srm_numbers["srm_segment_p_value"] = float(s.srm_segment_p_value)
             p = s.srm_segment_p_value if pd.notna(s.srm_segment_p_value) else s.srm_p_value
+            # p = 0 is the readout's verdict on exposed users in a variant the design lacks, not a chi-square
+            srm_test = (
+                f"chi-square {text.p_text(float(s.srm_p_value))}"
+                if s.srm_p_value > 0
+                else "a variant outside the design"
+            )
             out.append(
                 build_insight(
                     key=f"experiment_result:{s.experiment}",
                     insight_type="risk",
                     title=f"Experiment {s.experiment} is untrustworthy: sample-ratio mismatch",
-                    statement=f"{s.summary}{link}",
+                    statement=(
+                        f"UNTRUSTWORTHY: {s.experiment} has a sample-ratio mismatch ("
+                        + " vs ".join(f"{variant} {text.count(n)}" for variant, n in counts.items())
+                        + f" users against its designed split; {srm_test}{segment}): assignment or exposure "
+                        f"logging is broken, so none of its effects can be trusted. Decision: stop, fix it and "
+                        f"restart.{link}"
+                    ),
                     metric=None,
                     sample_size=users,
                     test="chi-square sample-ratio test (per platform, Bonferroni)",
@@ -95,7 +116,7 @@ def experiment_result_insights(
                     ci_high=None,
                     impact=users,
                     impact_unit="users",
-                    numbers={"srm_p_value": float(s.srm_p_value), "users": users, **link_numbers},
+                    numbers={"srm_p_value": float(s.srm_p_value), "users": users, **srm_numbers, **link_numbers},
                     recommendations=(
                         Recommendation(
                             kind="investigate",
@@ -124,7 +145,8 @@ def experiment_result_insights(
             )
             rec = Recommendation(kind="product_change", action=f"Ship {r['variant']} of {s.experiment} to everyone.")
         else:
-            worse = moved[(moved["direction"] == "worse")]
+            # a worse guardrail is what stops an experiment first (the readout's decision order)
+            worse = moved[moved["direction"] == "worse"].sort_values("guardrail", ascending=False, kind="stable")
             if worse.empty:
                 continue
             r = worse.iloc[0]
@@ -133,13 +155,17 @@ def experiment_result_insights(
                 f"Stop {s.experiment}: {r['label']} {text.signed_pct(r['rel_effect'])} in {r['variant']}",
             )
             rec = Recommendation(kind="product_change", action=f"Stop {s.experiment} and keep {s.control}.")
+        why = {
+            "ship": "with no guardrail worse",
+            "stop": f"{'a guardrail' if bool(r['guardrail']) else 'a goal metric'} got worse",
+        }[s.decision]
         statement = (
             f"{s.experiment}: {r['variant']} vs {s.control} on {r['label']}: {r['variant_mean']:.4g} vs "
-            f"{r['control_mean']:.4g} ({text.signed_pct(r['rel_effect'])}; always-valid 95% interval of the "
-            f"difference {r['seq_ci_low']:+.4g} to {r['seq_ci_high']:+.4g}, {text.p_text(float(r['p_adjusted']))} "
-            f"after Benjamini-Hochberg over {len(rows)} metric readouts; {int(r['n_variant']):,} and "
-            f"{int(r['n_control']):,} users with a complete {s.primary_metric and 'outcome'} window). "
-            f"Decision: {s.decision}, {s.reason}.{link}"
+            f"{r['control_mean']:.4g} ({text.signed_pct(r['rel_effect'])}; always-valid {text.pct(CONFIDENCE, 0)} "
+            f"interval of the difference {r['seq_ci_low']:+.4g} to {r['seq_ci_high']:+.4g}, "
+            f"{text.p_text(float(r['p_adjusted']))} after Benjamini-Hochberg over {len(rows)} metric readouts; "
+            f"{text.count(r['n_variant'])} and {text.count(r['n_control'])} users with a complete outcome window). "
+            f"Decision: {s.decision}, {why}.{link}"
         )
         out.append(
             build_insight(
@@ -164,6 +190,10 @@ def experiment_result_insights(
                     "ci_low": float(r["seq_ci_low"]),
                     "ci_high": float(r["seq_ci_high"]),
                     "p_adjusted": float(r["p_adjusted"]),
+                    "confidence": CONFIDENCE,
+                    "metric_readouts": float(len(rows)),
+                    "n_variant": float(r["n_variant"]),
+                    "n_control": float(r["n_control"]),
                     **link_numbers,
                 },
                 recommendations=(rec,),
@@ -189,9 +219,9 @@ def ai_version_insights(rollouts: pd.DataFrame | None, as_of: date) -> list[Insi
                     f"{column} {version} (from {r.rollout_day}, replacing {r.previous}) changed the {outcome} of "
                     f"{who} by {text.pp(r.did)} (difference in differences against users still on {r.previous}: "
                     f"{text.pct(r.treated_pre)} -> {text.pct(r.treated_post)} on {version} vs "
-                    f"{text.pct(r.control_pre)} -> {text.pct(r.control_post)}; 95% CI {text.pp(r.ci_low)} to "
-                    f"{text.pp(r.ci_high)}, {text.p_text(r.p_value)}, SE clustered by user; {r.treated_users:,} and "
-                    f"{r.control_users:,} users)."
+                    f"{text.pct(r.control_pre)} -> {text.pct(r.control_post)}; {text.pct(CONFIDENCE, 0)} CI "
+                    f"{text.pp(r.ci_low)} to {text.pp(r.ci_high)}, {text.p_text(r.p_value)}, SE clustered by user; "
+                    f"{text.count(r.treated_users)} and {text.count(r.control_users)} users)."
                 )
                 name = "ai_regression" if kind == "risk" else "version_win"
                 action = (
@@ -234,6 +264,12 @@ def ai_version_insights(rollouts: pd.DataFrame | None, as_of: date) -> list[Insi
                             "ci_high": float(r.ci_high),
                             "p_value": float(r.p_value),
                             "treated_users": float(r.treated_users),
+                            "control_users": float(r.control_users),
+                            "treated_pre": float(r.treated_pre),
+                            "treated_post": float(r.treated_post),
+                            "control_pre": float(r.control_pre),
+                            "control_post": float(r.control_post),
+                            "confidence": CONFIDENCE,
                         },
                         recommendations=(
                             Recommendation(

@@ -11,7 +11,8 @@ import re
 from collections.abc import Mapping
 
 _DATE = re.compile(r"\b\d{4}-\d{2}-\d{2}\b")
-_NUMBER = re.compile(r"(?<![\w.])[+\-−]?\d[\d,]*(?:\.\d+)?(?:e[+\-]?\d+)?%?")
+# a digit right after "<letter>-" belongs to a name (prompt version ap-8, model gpt-4), not a quoted number
+_NUMBER = re.compile(r"(?<![\w.])(?<![A-Za-z_][-−])[+\-−]?\d[\d,]*(?:\.\d+)?(?:e[+\-]?\d+)?%?")
 
 
 def pct(x: float, digits: int = 1) -> str:
@@ -54,9 +55,9 @@ def p_text(p: float) -> str:
 def ungrounded_numbers(text: str, numbers: Mapping[str, float]) -> list[str]:
     """The numeric tokens of `text` that no value of `numbers` formats to; [] when the text is grounded.
 
-    Dates (YYYY-MM-DD) are ignored. A token matches a value v when, at the token's own number of decimals, it
-    equals |v| or 100|v| (percentages, percentage points) after rounding; 'e' notation matches to its 2 significant
-    digits. Signs and thousands separators are ignored."""
+    Dates (YYYY-MM-DD) and the digits of names such as "ap-8" are ignored. A token matches a value v when, at the
+    token's own number of decimals, it equals |v| or 100|v| (percentages, percentage points) after rounding; 'e'
+    notation matches to its 2 significant digits. Signs and thousands separators are ignored."""
     values = [abs(float(v)) for v in numbers.values() if v is not None and math.isfinite(float(v))]
     missing = []
     for token in _NUMBER.findall(_DATE.sub(" ", text)):

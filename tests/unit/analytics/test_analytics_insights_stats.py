@@ -102,3 +102,6 @@ def test_grounding_check_accepts_formatted_numbers_and_flags_others():
     )
     assert text.ungrounded_numbers(statement, numbers) == []
     assert text.ungrounded_numbers(statement + " About 42% more.", numbers) == ["42%"]
+    # version names are not quoted numbers; a range written with a hyphen still is
+    assert text.ungrounded_numbers("Prompt ap-8 (replacing ap-7) on gpt-4o and render-v4.", numbers) == []
+    assert text.ungrounded_numbers("between 28-42 days", numbers) == ["42"]
