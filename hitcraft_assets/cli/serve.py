@@ -37,10 +37,9 @@ def announce(base: str) -> None:
 
 
 @contextlib.contextmanager
-def app_server(host: str, port: int, **app_options) -> Iterator[str]:
-    """The app (`create_app(**app_options)`) served by uvicorn in a thread of this process until the block ends;
-    yields its base URL once it answers (waiting as long as the server thread is alive: a loaded machine only makes
-    this slower)."""
+def app_server(host: str, port: int) -> Iterator[str]:
+    """The app served by uvicorn in a thread of this process until the block ends; yields its base URL once it
+    answers (waiting as long as the server thread is alive: a loaded machine only makes this slower)."""
     import httpx
     import uvicorn
 
